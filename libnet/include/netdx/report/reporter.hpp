@@ -1,0 +1,40 @@
+#pragma once
+/// Reporters turn a Report into one output format. They write to a std::ostream and never
+/// touch colour unless the format is human and colour is enabled.
+
+#include <memory>
+#include <ostream>
+#include <string_view>
+
+#include <netdx/report/result.hpp>
+
+namespace netdx {
+
+enum class Format { table, json, ndjson, csv };
+
+[[nodiscard]] std::string_view format_name(Format f);
+
+class Reporter {
+public:
+    virtual ~Reporter() = default;
+    /// The whole report at the end of a run.
+    virtual void write(const Report& report, std::ostream& out) = 0;
+    /// One record of a stream (per-interval lines, watch ticks). `section` is a record or a
+    /// one-row table. JSON collects nothing here: the tool puts intervals in the final report.
+    virtual void write_interval(const Section& section, std::ostream& out) = 0;
+};
+
+struct ReporterOptions {
+    bool color = false;     ///< human table only
+    bool show_notes = true; ///< human table only: notes go to the report's end
+};
+
+[[nodiscard]] std::unique_ptr<Reporter> make_reporter(Format format, ReporterOptions options = {});
+
+/// The report as one JSON document (the --json schema).
+[[nodiscard]] nlohmann::json report_to_json(const Report& report);
+
+/// RFC 4180 field quoting.
+[[nodiscard]] std::string csv_escape(std::string_view field);
+
+} // namespace netdx

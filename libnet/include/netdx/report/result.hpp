@@ -1,0 +1,104 @@
+#pragma once
+/// The result model every tool fills and every reporter reads: one field schema for the
+/// human table, JSON, NDJSON and CSV.
+///
+///   Report
+///   ├── tool, version
+///   ├── sections[]           Section = a name, a schema (fields) and rows
+///   │     kind record         one row, printed as "title  value" lines
+///   │     kind table          many rows, printed as aligned columns
+///   ├── checks[]             --fail-if results
+///   ├── notes[]              warnings and hints for people (stderr in human mode)
+///   └── extra (JSON only)    raw data such as full histograms
+///
+/// A field's key is its JSON/CSV name and carries the unit ("p99_ns"); its title is what
+/// people read ("p99"); its unit tells the table reporter how to format the raw value.
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <netdx/report/color.hpp>
+#include <netdx/report/metric.hpp>
+#include <netdx/report/threshold.hpp>
+
+namespace netdx {
+
+using Value = std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string>;
+
+struct Field {
+    std::string key;
+    std::string title;
+    Unit unit = Unit::none;
+    /// Human table only: printed under the row as "title: value" instead of as a column
+    /// (long text such as an explanation or a fix); skipped when empty.
+    bool detail = false;
+    /// JSON, NDJSON and CSV only: stable keys and raw numbers people need not read.
+    bool machine_only = false;
+};
+
+struct Cell {
+    Value value;
+    Style style = Style::plain; ///< human formats only
+    Cell() = default;
+    template <typename T>
+    Cell(T v, Style s = Style::plain) : value(to_value(std::move(v))), style(s) {}
+
+private:
+    template <typename T>
+    static Value to_value(T v) {
+        if constexpr (std::is_same_v<T, Value>)
+            return v;
+        else if constexpr (std::is_same_v<T, bool>)
+            return Value{v};
+        else if constexpr (std::is_floating_point_v<T>)
+            return Value{static_cast<double>(v)};
+        else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>)
+            return Value{static_cast<std::int64_t>(v)};
+        else if constexpr (std::is_integral_v<T>)
+            return Value{static_cast<std::uint64_t>(v)};
+        else
+            return Value{std::string(v)};
+    }
+};
+
+using Row = std::vector<Cell>;
+
+struct Section {
+    enum class Kind { record, table };
+    std::string name;  ///< JSON key: "summary", "checks"
+    std::string title; ///< heading in the human table ("" for none)
+    Kind kind = Kind::table;
+    std::vector<Field> fields;
+    std::vector<Row> rows;
+
+    /// Adds a row; throws std::logic_error when its width does not match the schema.
+    Section& add_row(Row row);
+    /// Record sections: append one field and its value.
+    Section& add(Field field, Cell value);
+};
+
+struct Report {
+    std::string tool;
+    std::string version;
+    std::vector<Section> sections;
+    std::vector<CheckResult> checks;
+    std::vector<std::string> notes;
+    nlohmann::json extra = nlohmann::json::object();
+    std::string primary; ///< the section --csv prints (default: the first table)
+    bool interrupted = false;
+
+    Section& section(std::string name, std::string title, Section::Kind kind);
+    [[nodiscard]] const Section* find(std::string_view name) const;
+    [[nodiscard]] bool any_check_failed() const;
+};
+
+/// JSON for one cell value (null, bool, number, string).
+[[nodiscard]] nlohmann::json to_json(const Value& v);
+/// The cell as people read it in `unit`.
+[[nodiscard]] std::string format_value(const Value& v, Unit unit);
+
+} // namespace netdx

@@ -1,0 +1,31 @@
+#pragma once
+/// Monotonic time in nanoseconds (CLOCK_MONOTONIC, vDSO: no syscall on a TSC clocksource).
+
+#include <cstdint>
+#include <ctime>
+
+namespace netdx {
+
+using Nanos = std::int64_t;
+
+inline constexpr Nanos kNanosPerMicro = 1'000;
+inline constexpr Nanos kNanosPerMilli = 1'000'000;
+inline constexpr Nanos kNanosPerSecond = 1'000'000'000;
+
+[[nodiscard]] inline Nanos monotonic_ns() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
+}
+
+/// Wall-clock time (CLOCK_REALTIME) in ns since the epoch, for timestamps in reports only.
+[[nodiscard]] inline Nanos realtime_ns() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
+}
+
+/// Median cost of one monotonic_ns() call, measured over `samples` back-to-back reads.
+[[nodiscard]] double measure_clock_read_cost_ns(int samples = 20'001);
+
+} // namespace netdx

@@ -1,0 +1,327 @@
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include <netdx/report/reporter.hpp>
+#include <netdx/report/units.hpp>
+
+namespace netdx {
+
+std::string_view format_name(Format f) {
+    switch (f) {
+    case Format::table:
+        return "table";
+    case Format::json:
+        return "json";
+    case Format::ndjson:
+        return "ndjson";
+    case Format::csv:
+        return "csv";
+    }
+    return "?";
+}
+
+std::string csv_escape(std::string_view field) {
+    if (field.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(field);
+    std::string out = "\"";
+    for (char c : field) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    out += '"';
+    return out;
+}
+
+namespace {
+
+/// Display width: UTF-8 code points, ANSI escape sequences excluded.
+std::size_t display_width(std::string_view s) {
+    std::size_t w = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == 0x1b) {
+            while (i < s.size() && s[i] != 'm')
+                ++i;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) ++w;
+    }
+    return w;
+}
+
+std::string pad(std::string_view s, std::size_t width, bool right) {
+    const std::size_t w = display_width(s);
+    const std::string fill(width > w ? width - w : 0, ' ');
+    return right ? fill + std::string(s) : std::string(s) + fill;
+}
+
+bool numeric_unit(Unit u) {
+    return u != Unit::none;
+}
+
+nlohmann::json row_to_json(const Section& s, const Row& row) {
+    nlohmann::json obj = nlohmann::json::object();
+    for (std::size_t i = 0; i < s.fields.size() && i < row.size(); ++i)
+        obj[s.fields[i].key] = to_json(row[i].value);
+    return obj;
+}
+
+nlohmann::json check_to_json(const CheckResult& c) {
+    return {{"check", c.threshold.text},
+            {"metric", c.threshold.metric},
+            {"op", std::string(to_string(c.threshold.op))},
+            {"threshold", c.threshold.value},
+            {"unit", std::string(unit_name(c.threshold.unit))},
+            {"actual", c.actual ? nlohmann::json(*c.actual) : nlohmann::json(nullptr)},
+            {"failed", c.failed}};
+}
+
+std::string raw_csv(const Value& v) {
+    return std::visit(
+        [](const auto& x) -> std::string {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::monostate>)
+                return "";
+            else if constexpr (std::is_same_v<T, bool>)
+                return x ? "true" : "false";
+            else if constexpr (std::is_same_v<T, std::string>)
+                return csv_escape(x);
+            else if constexpr (std::is_same_v<T, double>)
+                return std::isfinite(x) ? fmt::format("{}", x) : "";
+            else
+                return std::to_string(x);
+        },
+        v);
+}
+
+class TableReporter final : public Reporter {
+public:
+    explicit TableReporter(ReporterOptions o) : opt_(o) {}
+
+    void write(const Report& report, std::ostream& out) override {
+        bool first = true;
+        for (const auto& s : report.sections) {
+            if (s.rows.empty()) continue;
+            if (!first) out << '\n';
+            first = false;
+            if (!s.title.empty()) out << paint(Style::heading, s.title, opt_.color) << '\n';
+            if (s.kind == Section::Kind::record)
+                write_record(s, out);
+            else
+                write_table(s, out);
+        }
+        if (!report.checks.empty()) {
+            out << '\n' << paint(Style::heading, "Checks", opt_.color) << '\n';
+            for (const auto& c : report.checks) {
+                const auto verdict = c.failed ? paint(Style::bad, "FAIL", opt_.color)
+                                              : paint(Style::good, "pass", opt_.color);
+                const auto actual = c.actual ? format_in_unit(*c.actual, c.threshold.unit)
+                                             : std::string("no value measured");
+                out << fmt::format("  {}  {}  ({} = {})\n", verdict, c.threshold.text,
+                                   c.threshold.metric, actual);
+            }
+        }
+        if (opt_.show_notes && !report.notes.empty()) {
+            out << '\n';
+            for (const auto& n : report.notes)
+                out << paint(Style::warn, "note: ", opt_.color) << n << '\n';
+        }
+        if (report.interrupted)
+            out << '\n'
+                << paint(Style::warn, "interrupted: the figures above are partial", opt_.color)
+                << '\n';
+        out.flush();
+    }
+
+    void write_interval(const Section& s, std::ostream& out) override {
+        for (const auto& row : s.rows) {
+            std::string line;
+            for (std::size_t i = 0; i < s.fields.size(); ++i) {
+                if (s.fields[i].machine_only) continue;
+                if (!line.empty()) line += "  ";
+                line += fmt::format("{} {}", s.fields[i].title,
+                                    format_value(row[i].value, s.fields[i].unit));
+            }
+            out << line << '\n';
+        }
+        out.flush();
+    }
+
+private:
+    void write_record(const Section& s, std::ostream& out) const {
+        std::size_t w = 0;
+        for (const auto& f : s.fields)
+            w = std::max(w, display_width(f.title));
+        const Row& row = s.rows.front();
+        for (std::size_t i = 0; i < s.fields.size(); ++i) {
+            if (s.fields[i].machine_only) continue;
+            const auto text = format_value(row[i].value, s.fields[i].unit);
+            out << "  " << pad(s.fields[i].title, w, false) << "  "
+                << paint(row[i].style, text, opt_.color) << '\n';
+        }
+    }
+
+    void write_table(const Section& s, std::ostream& out) const {
+        std::vector<std::size_t> cols;
+        for (std::size_t i = 0; i < s.fields.size(); ++i)
+            if (!s.fields[i].detail && !s.fields[i].machine_only) cols.push_back(i);
+        std::vector<std::size_t> width(s.fields.size(), 0);
+        for (auto i : cols)
+            width[i] = display_width(s.fields[i].title);
+        std::vector<std::vector<std::string>> text(s.rows.size());
+        for (std::size_t r = 0; r < s.rows.size(); ++r) {
+            for (std::size_t i = 0; i < s.fields.size(); ++i) {
+                text[r].push_back(format_value(s.rows[r][i].value, s.fields[i].unit));
+                if (!s.fields[i].detail)
+                    width[i] = std::max(width[i], display_width(text[r].back()));
+            }
+        }
+        std::string header = " ";
+        for (auto i : cols)
+            header += " " + pad(s.fields[i].title, width[i], numeric_unit(s.fields[i].unit));
+        out << paint(Style::bold, rtrim(header), opt_.color) << '\n';
+        for (std::size_t r = 0; r < s.rows.size(); ++r) {
+            std::string line = " ";
+            for (auto i : cols) {
+                const auto cell = pad(text[r][i], width[i], numeric_unit(s.fields[i].unit));
+                line += " " + paint(s.rows[r][i].style, cell, opt_.color);
+            }
+            out << rtrim(line) << '\n';
+            for (std::size_t i = 0; i < s.fields.size(); ++i) {
+                if (!s.fields[i].detail || s.fields[i].machine_only || text[r][i].empty() ||
+                    text[r][i] == "-")
+                    continue;
+                out << "      " << paint(Style::dim, s.fields[i].title + ":", opt_.color) << ' '
+                    << text[r][i] << '\n';
+            }
+        }
+    }
+
+    static std::string rtrim(std::string s) {
+        while (!s.empty() && s.back() == ' ')
+            s.pop_back();
+        return s;
+    }
+
+    ReporterOptions opt_;
+};
+
+class JsonReporter final : public Reporter {
+public:
+    void write(const Report& report, std::ostream& out) override {
+        out << report_to_json(report).dump(2) << '\n';
+        out.flush();
+    }
+    void write_interval(const Section&, std::ostream&) override {}
+};
+
+class NdjsonReporter final : public Reporter {
+public:
+    void write(const Report& report, std::ostream& out) override {
+        for (const auto& s : report.sections)
+            write_rows(s, out);
+        for (const auto& c : report.checks) {
+            auto j = check_to_json(c);
+            j["type"] = "check";
+            out << j.dump() << '\n';
+        }
+        for (const auto& n : report.notes)
+            out << nlohmann::json{{"type", "note"}, {"text", n}}.dump() << '\n';
+        out.flush();
+    }
+    void write_interval(const Section& s, std::ostream& out) override {
+        write_rows(s, out);
+        out.flush();
+    }
+
+private:
+    static void write_rows(const Section& s, std::ostream& out) {
+        for (const auto& row : s.rows) {
+            nlohmann::json j = {{"type", s.name}};
+            j.update(row_to_json(s, row));
+            out << j.dump() << '\n';
+        }
+    }
+};
+
+class CsvReporter final : public Reporter {
+public:
+    void write(const Report& report, std::ostream& out) override {
+        const Section* s = report.primary.empty() ? nullptr : report.find(report.primary);
+        if (s == nullptr) {
+            for (const auto& sec : report.sections)
+                if (sec.kind == Section::Kind::table) {
+                    s = &sec;
+                    break;
+                }
+        }
+        if (s == nullptr && !report.sections.empty()) s = &report.sections.front();
+        if (s != nullptr) write_section(*s, out, true);
+        out.flush();
+    }
+    void write_interval(const Section& s, std::ostream& out) override {
+        write_section(s, out, !header_written_);
+        header_written_ = true;
+        out.flush();
+    }
+
+private:
+    static void write_section(const Section& s, std::ostream& out, bool header) {
+        if (header) {
+            std::string line;
+            for (const auto& f : s.fields)
+                line += (line.empty() ? "" : ",") + csv_escape(f.key);
+            out << line << "\r\n";
+        }
+        for (const auto& row : s.rows) {
+            std::string line;
+            for (std::size_t i = 0; i < row.size(); ++i)
+                line += (i ? "," : "") + raw_csv(row[i].value);
+            out << line << "\r\n";
+        }
+    }
+    bool header_written_ = false;
+};
+
+} // namespace
+
+nlohmann::json report_to_json(const Report& report) {
+    nlohmann::json doc = {{"tool", report.tool}, {"version", report.version}};
+    for (const auto& s : report.sections) {
+        if (s.kind == Section::Kind::record) {
+            doc[s.name] =
+                s.rows.empty() ? nlohmann::json::object() : row_to_json(s, s.rows.front());
+        } else {
+            auto arr = nlohmann::json::array();
+            for (const auto& row : s.rows)
+                arr.push_back(row_to_json(s, row));
+            doc[s.name] = std::move(arr);
+        }
+    }
+    auto checks = nlohmann::json::array();
+    for (const auto& c : report.checks)
+        checks.push_back(check_to_json(c));
+    doc["checks"] = std::move(checks);
+    doc["passed"] = !report.any_check_failed();
+    doc["notes"] = report.notes;
+    doc["interrupted"] = report.interrupted;
+    for (const auto& [k, v] : report.extra.items())
+        doc[k] = v;
+    return doc;
+}
+
+std::unique_ptr<Reporter> make_reporter(Format format, ReporterOptions options) {
+    switch (format) {
+    case Format::table:
+        return std::make_unique<TableReporter>(options);
+    case Format::json:
+        return std::make_unique<JsonReporter>();
+    case Format::ndjson:
+        return std::make_unique<NdjsonReporter>();
+    case Format::csv:
+        return std::make_unique<CsvReporter>();
+    }
+    return std::make_unique<TableReporter>(options);
+}
+
+} // namespace netdx

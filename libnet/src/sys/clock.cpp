@@ -1,0 +1,28 @@
+#include <algorithm>
+#include <vector>
+
+#include <netdx/sys/clock.hpp>
+
+namespace netdx {
+
+double measure_clock_read_cost_ns(int samples) {
+    if (samples < 3) samples = 3;
+    // Each sample times a block of reads so the result is not dominated by its own two reads.
+    constexpr int kBlock = 64;
+    std::vector<double> costs;
+    costs.reserve(static_cast<std::size_t>(samples / kBlock + 1));
+    for (int done = 0; done < samples; done += kBlock) {
+        const Nanos start = monotonic_ns();
+        Nanos sink = 0;
+        for (int i = 0; i < kBlock; ++i)
+            sink ^= monotonic_ns();
+        const Nanos end = monotonic_ns();
+        static_cast<void>(sink);
+        costs.push_back(static_cast<double>(end - start) / (kBlock + 1));
+    }
+    auto mid = costs.begin() + static_cast<std::ptrdiff_t>(costs.size() / 2);
+    std::nth_element(costs.begin(), mid, costs.end());
+    return *mid;
+}
+
+} // namespace netdx

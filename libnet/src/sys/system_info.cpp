@@ -1,0 +1,89 @@
+#include <algorithm>
+#include <cctype>
+#include <sched.h>
+#include <sstream>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <netdx/sys/system_info.hpp>
+
+namespace netdx {
+
+namespace {
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+std::string cpuinfo_field(const std::string& cpuinfo, std::string_view key) {
+    std::istringstream in(cpuinfo);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(key, 0) != 0) continue;
+        const auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        const auto start = line.find_first_not_of(" \t", colon + 1);
+        return start == std::string::npos ? std::string{} : line.substr(start);
+    }
+    return {};
+}
+
+} // namespace
+
+std::string detect_virtualization(const SysfsReader& fs) {
+    // Containers first: a container on a VM is still, to the user, a container.
+    if (fs.exists("/.dockerenv")) return "container (docker)";
+    if (fs.exists("/run/.containerenv")) return "container (podman)";
+    if (auto env = fs.read("/proc/1/environ"); env && env->find("container=") != std::string::npos)
+        return "container";
+    if (auto type = fs.read_line("/sys/hypervisor/type"); type && !type->empty()) return *type;
+    const auto vendor = lower(fs.read_line("/sys/class/dmi/id/sys_vendor").value_or(""));
+    const auto product = lower(fs.read_line("/sys/class/dmi/id/product_name").value_or(""));
+    struct Known {
+        std::string_view needle;
+        std::string_view name;
+    };
+    constexpr Known known[] = {{"qemu", "kvm"},           {"kvm", "kvm"},
+                               {"vmware", "vmware"},      {"virtualbox", "virtualbox"},
+                               {"innotek", "virtualbox"}, {"xen", "xen"},
+                               {"microsoft", "hyper-v"},  {"amazon ec2", "aws"},
+                               {"google", "gce"},         {"firecracker", "firecracker"}};
+    for (const auto& k : known) {
+        if (vendor.find(k.needle) != std::string::npos ||
+            product.find(k.needle) != std::string::npos)
+            return std::string(k.name);
+    }
+    if (auto cpuinfo = fs.read("/proc/cpuinfo")) {
+        const auto flags = cpuinfo_field(*cpuinfo, "flags");
+        if ((" " + flags + " ").find(" hypervisor ") != std::string::npos) return "vm (unknown)";
+        return "none";
+    }
+    return "unknown";
+}
+
+SystemInfo read_system_info(const SysfsReader& fs) {
+    SystemInfo info;
+    utsname u{};
+    if (::uname(&u) == 0) {
+        info.kernel = fmt::format("{} {}", u.sysname, u.release);
+        info.hostname = u.nodename;
+    }
+    if (auto cpuinfo = fs.read("/proc/cpuinfo"))
+        info.cpu_model = cpuinfo_field(*cpuinfo, "model name");
+    info.online_cpus = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    info.usable_cpus =
+        ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : info.online_cpus;
+    info.clock_source =
+        fs.read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .value_or("");
+    info.virtualization = detect_virtualization(fs);
+    return info;
+}
+
+} // namespace netdx

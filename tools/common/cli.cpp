@@ -1,0 +1,283 @@
+#include "cli.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <netdx/report/units.hpp>
+#include <netdx/sys/parse_error.hpp>
+#include <netdx/version.hpp>
+
+#include "completion.hpp"
+#include "interrupt.hpp"
+
+namespace netdx::cli {
+
+namespace {
+
+/// Completion hints CLI11 has no slot for, keyed by option.
+std::map<const CLI::Option*, std::vector<std::string>>& choice_registry() {
+    static std::map<const CLI::Option*, std::vector<std::string>> r;
+    return r;
+}
+std::map<const CLI::Option*, bool>& file_registry() {
+    static std::map<const CLI::Option*, bool> r;
+    return r;
+}
+
+template <typename T, typename Parse>
+CLI::Option* add_parsed(CLI::App& app, const std::string& name, T& out, const std::string& desc,
+                        const char* type_name, Parse parse) {
+    auto* opt = app.add_option_function<std::string>(
+        name,
+        [&out, parse, name](const std::string& text) {
+            try {
+                out = parse(text);
+            } catch (const ParseError& e) {
+                throw CLI::ValidationError(name, e.what());
+            }
+        },
+        desc);
+    opt->type_name(type_name);
+    return opt;
+}
+
+CompletionModel model_from(const CLI::App& app, const ToolInfo& info) {
+    CompletionModel m;
+    m.command = info.name;
+    for (const auto& [name, desc] : info.subcommands)
+        m.subcommands.push_back({name, desc});
+    m.delegate_prefix = info.delegate_prefix;
+    for (const CLI::Option* opt : app.get_options()) {
+        if (opt->get_group().empty()) continue; // hidden
+        if (!opt->nonpositional()) {
+            if (file_registry().count(opt)) m.positional_files = true;
+            continue;
+        }
+        CompletionModel::Option o;
+        o.longs = opt->get_lnames();
+        o.shorts = opt->get_snames();
+        o.description = opt->get_description();
+        o.takes_value = opt->get_type_size_max() > 0;
+        o.repeatable = opt->get_expected_max() > 1 ||
+                       opt->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
+        if (auto it = choice_registry().find(opt); it != choice_registry().end())
+            o.choices = it->second;
+        o.file = file_registry().count(opt) > 0;
+        m.options.push_back(std::move(o));
+    }
+    return m;
+}
+
+void print_usage_error(const std::string& tool, const std::string& message) {
+    std::string line = message;
+    for (auto& c : line)
+        if (c == '\n') c = ' ';
+    while (!line.empty() && line.back() == ' ')
+        line.pop_back();
+    std::cerr << fmt::format("{}: error: {}\nTry '{} --help' for more information.\n", tool, line,
+                             tool);
+}
+
+} // namespace
+
+bool CommonOptions::stdout_color() const {
+    return format == Format::table && color_enabled(color, STDOUT_FILENO);
+}
+bool CommonOptions::stderr_color() const {
+    return color_enabled(color, STDERR_FILENO);
+}
+
+void add_common_options(CLI::App& app, CommonOptions& common, const ToolInfo& info) {
+    const std::string group = "Output";
+    auto* json = app.add_flag_callback(
+        "--json", [&common] { common.format = Format::json; },
+        "Print the result as one JSON document");
+    json->group(group);
+    std::vector<CLI::Option*> formats{json};
+    if (info.ndjson) {
+        formats.push_back(app.add_flag_callback(
+                                 "--ndjson", [&common] { common.format = Format::ndjson; },
+                                 "Print newline-delimited JSON records (one per line)")
+                              ->group(group));
+    }
+    if (info.csv) {
+        formats.push_back(app.add_flag_callback(
+                                 "--csv", [&common] { common.format = Format::csv; },
+                                 "Print the main table as CSV")
+                              ->group(group));
+    }
+    for (auto* a : formats)
+        for (auto* b : formats)
+            if (a != b) a->excludes(b);
+    auto* color = app.add_option_function<std::string>(
+        "--color,--colour",
+        [&common](const std::string& text) {
+            try {
+                common.color = parse_color_mode(text);
+            } catch (const ParseError& e) {
+                throw CLI::ValidationError("--color", e.what());
+            }
+        },
+        "Colour: auto (terminal, unless NO_COLOR is set), always or never");
+    color->type_name("WHEN")->group(group);
+    choice_registry()[color] = {"auto", "always", "never"};
+    app.add_flag("-q,--quiet", common.quiet, "No progress or warnings on stderr")->group(group);
+    if (!info.metrics.empty()) {
+        std::string names;
+        for (const auto& m : info.metrics)
+            names += (names.empty() ? "" : ", ") + m.name;
+        auto metrics = info.metrics;
+        app.add_option_function<std::vector<std::string>>(
+               "--fail-if",
+               [&common, metrics](const std::vector<std::string>& texts) {
+                   for (const auto& text : texts) {
+                       try {
+                           common.checks.push_back(parse_threshold(text, metrics));
+                       } catch (const ParseError& e) {
+                           throw CLI::ValidationError("--fail-if", e.what());
+                       }
+                   }
+               },
+               "Exit 1 when the check holds, e.g. '" + info.metrics.front().name +
+                   ">…'; repeatable. Metrics: " + names)
+            ->type_name("CHECK")
+            ->group("Checks");
+    }
+}
+
+CLI::Option* add_duration(CLI::App& app, const std::string& name, Nanos& out,
+                          const std::string& desc) {
+    return add_parsed(app, name, out, desc, "DURATION",
+                      [](const std::string& t) { return parse_duration_ns(t); });
+}
+CLI::Option* add_size(CLI::App& app, const std::string& name, std::uint64_t& out,
+                      const std::string& desc) {
+    return add_parsed(app, name, out, desc, "SIZE",
+                      [](const std::string& t) { return parse_size(t); });
+}
+CLI::Option* add_rate(CLI::App& app, const std::string& name, double& out,
+                      const std::string& desc) {
+    return add_parsed(app, name, out, desc, "RATE",
+                      [](const std::string& t) { return parse_rate(t); });
+}
+CLI::Option* add_count(CLI::App& app, const std::string& name, std::uint64_t& out,
+                       const std::string& desc) {
+    return add_parsed(app, name, out, desc, "N",
+                      [](const std::string& t) { return parse_count(t); });
+}
+
+CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& out,
+                        const std::vector<std::string>& choices, const std::string& desc) {
+    auto* opt = app.add_option(name, out, desc)->check(CLI::IsMember(choices));
+    choice_registry()[opt] = choices;
+    return opt;
+}
+
+void mark_file(CLI::Option* option) {
+    file_registry()[option] = true;
+    option->type_name("FILE");
+}
+
+void flush_stdout() {
+    errno = 0;
+    std::cout.flush();
+    int err = errno; // the write(2) error behind a failed flush, before anything overwrites it
+    const bool stream_ok = static_cast<bool>(std::cout);
+    if (std::fflush(stdout) != 0 && err == 0) err = errno;
+    if (!stream_ok || std::ferror(stdout)) {
+        if (err == 0) err = EIO;
+        throw OutputError(fmt::format("cannot write output: {}", std::strerror(err)), err);
+    }
+}
+
+void write_stdout(std::string_view text) {
+    flush_stdout(); // keep order with anything already written through std::cout
+    while (!text.empty()) {
+        const ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = n < 0 ? errno : EIO;
+            throw OutputError(fmt::format("cannot write output: {}", std::strerror(err)), err);
+        }
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+int emit(const Report& report, const CommonOptions& common) {
+    ReporterOptions ro;
+    ro.color = common.stdout_color();
+    auto reporter = make_reporter(common.format, ro);
+    std::ostringstream buffer;
+    reporter->write(report, buffer);
+    write_stdout(buffer.str());
+    if (report.interrupted) return to_int(ExitCode::interrupted);
+    if (report.any_check_failed()) return to_int(ExitCode::check_failed);
+    return to_int(ExitCode::ok);
+}
+
+void warn(const CommonOptions& common, const std::string& tool, const std::string& text) {
+    if (common.quiet) return;
+    std::cerr << tool << ": " << paint(Style::warn, "warning:", common.stderr_color()) << ' '
+              << text << '\n';
+}
+
+int run_main(int argc, char** argv, const ToolInfo& info,
+             const std::function<void(CLI::App&)>& setup, const std::function<int()>& run) {
+    // Stdout is fully buffered when it is not a terminal; results are written in one go.
+    std::ios::sync_with_stdio(false);
+    CLI::App app{info.summary, info.name};
+    app.set_version_flag("-V,--version", std::string(info.name) + " " + kVersion);
+    std::string completion_shell;
+    app.add_option("--generate-completion", completion_shell, "Print a shell completion script")
+        ->group("") // hidden
+        ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+    try {
+        setup(app);
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return 0;
+    } catch (const CLI::CallForAllHelp&) {
+        std::cout << app.help("", CLI::AppFormatMode::All);
+        return 0;
+    } catch (const CLI::CallForVersion&) {
+        std::cout << info.name << ' ' << kVersion << '\n';
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        print_usage_error(info.name, e.what());
+        return to_int(ExitCode::usage);
+    } catch (const ParseError& e) {
+        print_usage_error(info.name, e.what());
+        return to_int(ExitCode::usage);
+    }
+    try {
+        if (!completion_shell.empty()) {
+            std::cout << completion_script(model_from(app, info), completion_shell);
+            flush_stdout();
+            return 0;
+        }
+        return run();
+    } catch (const ParseError& e) {
+        print_usage_error(info.name, e.what());
+        return to_int(ExitCode::usage);
+    } catch (const OutputError& e) {
+        if (e.error != EPIPE) std::cerr << info.name << ": " << e.what() << '\n';
+        return to_int(ExitCode::output);
+    } catch (const std::system_error& e) {
+        std::cerr << info.name << ": " << e.what() << '\n';
+        return to_int(ExitCode::system);
+    } catch (const std::exception& e) {
+        std::cerr << info.name << ": internal error: " << e.what() << '\n';
+        return to_int(ExitCode::system);
+    }
+}
+
+} // namespace netdx::cli

@@ -1,0 +1,104 @@
+#pragma once
+/// Conventions every netdx tool shares, in one place: --json/--ndjson/--csv, --color, --quiet,
+/// --version, --fail-if, unit-typed options, the mapping of errors to the exit-code table,
+/// and the hidden --generate-completion. CLI11 itself stays in cli.cpp and in each tool's
+/// main.cpp (it is slow to compile); this header only forward-declares it.
+///
+/// A tool is Options + setup(CLI::App&) + run():
+///
+///   int main(int argc, char** argv) {
+///       Options o;
+///       return netdx::cli::run_main(argc, argv, kInfo, [&](CLI::App& app) { setup(app, o); },
+///                                   [&] { return run(o); });
+///   }
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <netdx/report/color.hpp>
+#include <netdx/report/exit_code.hpp>
+#include <netdx/report/metric.hpp>
+#include <netdx/report/reporter.hpp>
+#include <netdx/report/threshold.hpp>
+#include <netdx/sys/clock.hpp>
+
+namespace CLI {
+class App;
+class Option;
+} // namespace CLI
+
+namespace netdx::cli {
+
+struct ToolInfo {
+    std::string name;                ///< "netdx-doctor"
+    std::string summary;             ///< one line for --help and `netdx --help`
+    std::vector<MetricInfo> metrics; ///< what --fail-if may name (none: no --fail-if)
+    bool ndjson = false;             ///< offers --ndjson (streams)
+    bool csv = false;                ///< offers --csv (tabular)
+    /// The umbrella only: its tools, for --help and completions ("doctor", "one line").
+    std::vector<std::pair<std::string, std::string>> subcommands;
+    std::string delegate_prefix; ///< "netdx-": `netdx probe` completes as `netdx-probe`
+};
+
+struct CommonOptions {
+    Format format = Format::table;
+    ColorMode color = ColorMode::auto_detect;
+    bool quiet = false;
+    std::vector<Threshold> checks;
+
+    /// Whether human output on stdout gets colour.
+    [[nodiscard]] bool stdout_color() const;
+    /// Whether stderr gets colour (progress, warnings).
+    [[nodiscard]] bool stderr_color() const;
+};
+
+/// Adds --json [--ndjson] [--csv] --color --quiet [--fail-if] to `app`.
+void add_common_options(CLI::App& app, CommonOptions& common, const ToolInfo& info);
+
+/// Options whose values carry units; a bad value is a usage error naming the token.
+CLI::Option* add_duration(CLI::App& app, const std::string& name, Nanos& out,
+                          const std::string& desc);
+CLI::Option* add_size(CLI::App& app, const std::string& name, std::uint64_t& out,
+                      const std::string& desc);
+CLI::Option* add_rate(CLI::App& app, const std::string& name, double& out, const std::string& desc);
+CLI::Option* add_count(CLI::App& app, const std::string& name, std::uint64_t& out,
+                       const std::string& desc);
+/// A string option limited to `choices` (completions offer them).
+CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& out,
+                        const std::vector<std::string>& choices, const std::string& desc);
+/// Marks an option as taking a file name (completions offer files).
+void mark_file(CLI::Option* option);
+
+/// Parses the command line and runs the tool, mapping every failure to the exit-code table:
+/// usage errors (CLI11 or ParseError) -> 2 with one line and a hint to --help; std::system_error
+/// -> 71; output that could not be written -> 74. Handles --version and --generate-completion.
+int run_main(int argc, char** argv, const ToolInfo& info,
+             const std::function<void(CLI::App&)>& setup, const std::function<int()>& run);
+
+/// Writes `report` to stdout in the chosen format and returns the exit code: 1 when a check
+/// failed, 130 when the report was interrupted, 0 otherwise. Throws OutputError when stdout
+/// cannot be written (run_main maps it to 74).
+int emit(const Report& report, const CommonOptions& common);
+
+/// Flushes std::cout; throws OutputError when it fails.
+void flush_stdout();
+
+/// Writes `text` to fd 1 with write(2) (retrying EINTR and short writes); throws OutputError
+/// naming the exact errno (ENOSPC, EPIPE …) when it fails.
+void write_stdout(std::string_view text);
+
+class OutputError : public std::runtime_error {
+public:
+    OutputError(const std::string& what, int err) : std::runtime_error(what), error(err) {}
+    int error;
+};
+
+/// Prints "name: warning: text" on stderr (coloured on a terminal) unless --quiet.
+void warn(const CommonOptions& common, const std::string& tool, const std::string& text);
+
+} // namespace netdx::cli

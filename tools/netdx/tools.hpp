@@ -1,0 +1,20 @@
+#pragma once
+/// The tools the umbrella knows, in the order `netdx --help` lists them. A tool is listed
+/// here when it lands, not before.
+
+#include <array>
+#include <string_view>
+
+namespace netdx::umbrella {
+
+struct ToolEntry {
+    std::string_view name;    ///< `netdx <name>` runs `netdx-<name>`
+    std::string_view summary; ///< one line
+};
+
+inline constexpr std::array<ToolEntry, 2> kTools{{
+    {"doctor", "what matters for network testing on this machine, and the fixes"},
+    {"tour", "a short, bounded demonstration of every tool on loopback"},
+}};
+
+} // namespace netdx::umbrella
