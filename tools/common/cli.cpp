@@ -65,7 +65,7 @@ CompletionModel model_from(const CLI::App& app, const ToolInfo& info) {
         o.longs = opt->get_lnames();
         o.shorts = opt->get_snames();
         o.description = opt->get_description();
-        o.takes_value = opt->get_type_size_max() > 0;
+        o.takes_value = opt->get_items_expected_max() > 0; // flags expect 0 items
         o.repeatable = opt->get_expected_max() > 1 ||
                        opt->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
         if (auto it = choice_registry().find(opt); it != choice_registry().end())

@@ -153,7 +153,9 @@ std::string zsh(const CompletionModel& m) {
             specs.push_back("'" + rep + n + suffix + "[" + desc + "]" + action + "'");
         }
     }
-    const auto fn = ident(m.command);
+    // Named like the file (_netdx-doctor): autoload runs the file as that function, and the
+    // guard at the end then calls it rather than only registering it.
+    const auto fn = "_" + m.command;
     s += fmt::format("{}() {{\n", fn);
     if (!m.subcommands.empty()) {
         s += "    local curcontext=\"$curcontext\" state line\n";

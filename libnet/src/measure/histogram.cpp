@@ -47,18 +47,15 @@ std::uint64_t Histogram::slot_high(std::size_t slot) const {
 
 void Histogram::record_n(std::uint64_t value, std::uint64_t n) {
     if (n == 0) return;
-    if (value > highest_) {
+    if (value > highest_) [[unlikely]] {
         saturated_ += n;
         value = highest_;
     }
     counts_[slot_of(value)] += n;
-    // Welford's update, generalised to n identical samples.
-    const double x = static_cast<double>(value);
-    const double old_total = static_cast<double>(total_);
     total_ += n;
-    const double delta = x - mean_;
-    mean_ += delta * static_cast<double>(n) / static_cast<double>(total_);
-    m2_ += delta * delta * old_total * static_cast<double>(n) / static_cast<double>(total_);
+    const auto v = static_cast<Uint128>(value);
+    sum_ += v * n;
+    sum_squares_ += v * v * n;
     min_ = std::min(min_, value);
     max_ = std::max(max_, value);
 }
@@ -68,16 +65,11 @@ void Histogram::merge(const Histogram& other) {
         throw std::invalid_argument(
             fmt::format("cannot merge histograms with different ranges ({} ns vs {} ns)", highest_,
                         other.highest_));
-    if (other.total_ == 0) return;
     for (std::size_t i = 0; i < counts_.size(); ++i)
         counts_[i] += other.counts_[i];
-    // Chan et al.'s parallel combination of mean and M2.
-    const double na = static_cast<double>(total_), nb = static_cast<double>(other.total_);
-    const double delta = other.mean_ - mean_;
-    const double n = na + nb;
-    mean_ += delta * nb / n;
-    m2_ += other.m2_ + delta * delta * na * nb / n;
     total_ += other.total_;
+    sum_ += other.sum_;
+    sum_squares_ += other.sum_squares_;
     min_ = std::min(min_, other.min_);
     max_ = std::max(max_, other.max_);
     saturated_ += other.saturated_;
@@ -88,13 +80,47 @@ void Histogram::reset() {
     total_ = 0;
     min_ = UINT64_MAX;
     max_ = 0;
-    mean_ = m2_ = 0;
+    sum_ = sum_squares_ = 0;
     saturated_ = 0;
 }
 
-double Histogram::stddev() const {
-    return total_ > 1 ? std::sqrt(m2_ / static_cast<double>(total_)) : 0.0;
+double Histogram::mean() const {
+    if (total_ == 0) return 0.0;
+    return static_cast<double>(static_cast<long double>(sum_) / static_cast<long double>(total_));
 }
+
+double Histogram::stddev() const {
+    if (total_ < 2) return 0.0;
+    // Population variance (sum(x^2) - sum(x)^2 / n) / n, in long double from exact integer sums.
+    const auto n = static_cast<long double>(total_);
+    const auto s = static_cast<long double>(sum_);
+    const long double var = (static_cast<long double>(sum_squares_) - s * s / n) / n;
+    return var > 0 ? static_cast<double>(std::sqrt(var)) : 0.0;
+}
+
+namespace {
+
+std::string u128_to_string(Uint128 v) {
+    if (v == 0) return "0";
+    std::string s;
+    while (v != 0) {
+        s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+        v /= 10;
+    }
+    return s;
+}
+
+Uint128 u128_from_string(const std::string& s) {
+    if (s.empty() || s.size() > 39) throw std::invalid_argument("histogram: bad 128-bit sum");
+    Uint128 v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') throw std::invalid_argument("histogram: bad 128-bit sum");
+        v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    return v;
+}
+
+} // namespace
 
 std::uint64_t Histogram::value_at_rank(std::uint64_t rank) const {
     // rank is 1-based: the rank-th smallest sample.
@@ -143,7 +169,8 @@ nlohmann::json Histogram::to_json() const {
             {"max", max_},
             {"mean", mean()},
             {"stddev", stddev()},
-            {"m2", m2_},
+            {"sum", u128_to_string(sum_)},
+            {"sum_squares", u128_to_string(sum_squares_)},
             {"saturated", saturated_},
             {"counts", std::move(counts)}};
 }
@@ -167,8 +194,8 @@ Histogram Histogram::from_json(const nlohmann::json& doc) {
             throw std::invalid_argument("histogram: counts do not add up to count");
         h.min_ = h.total_ ? doc.at("min").get<std::uint64_t>() : UINT64_MAX;
         h.max_ = doc.at("max").get<std::uint64_t>();
-        h.mean_ = doc.at("mean").get<double>();
-        h.m2_ = doc.value("m2", 0.0);
+        h.sum_ = u128_from_string(doc.at("sum").get<std::string>());
+        h.sum_squares_ = u128_from_string(doc.at("sum_squares").get<std::string>());
         h.saturated_ = doc.value("saturated", std::uint64_t{0});
         return h;
     } catch (const nlohmann::json::exception& e) {
@@ -219,7 +246,8 @@ std::string Histogram::percentile_distribution(double unit_ratio, int ticks_per_
 
 bool Histogram::operator==(const Histogram& other) const {
     return highest_ == other.highest_ && total_ == other.total_ && min() == other.min() &&
-           max_ == other.max_ && saturated_ == other.saturated_ && counts_ == other.counts_;
+           max_ == other.max_ && saturated_ == other.saturated_ && sum_ == other.sum_ &&
+           sum_squares_ == other.sum_squares_ && counts_ == other.counts_;
 }
 
 } // namespace netdx

@@ -10,8 +10,9 @@
 ///   width:  1               | 2             | 4             | ...
 ///   slots:  2048            | 1024          | 1024          | ...
 ///
-/// record() is O(1) (a count-leading-zeros and a shift), merge() adds counts. min, max, mean
-/// and standard deviation are tracked exactly; percentiles come from the bucket containing
+/// record() is O(1) (a count-leading-zeros, a shift and integer adds: no division), merge()
+/// adds counts. min and max are exact; mean and standard deviation come from exact 128-bit
+/// sums of the values and of their squares; percentiles come from the bucket containing
 /// the requested rank, reported as that bucket's midpoint clamped to [min, max], so they are
 /// within half a bucket (< 0.05%) of the exact sample. Values above highest() are counted in
 /// the top bucket and reported by saturated().
@@ -25,6 +26,9 @@
 #include <nlohmann/json_fwd.hpp>
 
 namespace netdx {
+
+/// 128-bit sums: a GNU extension (__extension__ keeps -Wpedantic quiet about it).
+__extension__ typedef unsigned __int128 Uint128;
 
 class Histogram {
 public:
@@ -41,7 +45,7 @@ public:
     [[nodiscard]] bool empty() const { return total_ == 0; }
     [[nodiscard]] std::uint64_t min() const { return total_ ? min_ : 0; }
     [[nodiscard]] std::uint64_t max() const { return max_; }
-    [[nodiscard]] double mean() const { return total_ ? mean_ : 0.0; }
+    [[nodiscard]] double mean() const;
     [[nodiscard]] double stddev() const;
     [[nodiscard]] std::uint64_t saturated() const { return saturated_; }
     [[nodiscard]] std::uint64_t highest() const { return highest_; }
@@ -62,8 +66,10 @@ public:
     [[nodiscard]] std::vector<Bucket> nonzero_buckets() const;
 
     /// JSON: {"encoding":"netdx-hdr-v1","unit":"ns","highest":…,"count":…,"min":…,"max":…,
-    /// "mean":…,"stddev":…,"saturated":…,"counts":[[slot,count],…]} — sparse, exact, and
-    /// from_json(to_json(h)) == h, so histograms from many runs or machines can be merged.
+    /// "mean":…,"stddev":…,"sum":"…","sum_squares":"…","saturated":…,
+    /// "counts":[[slot,count],…]} (sums as decimal strings: 128-bit integers do not fit JSON) —
+    /// sparse, exact, and from_json(to_json(h)) == h, so histograms from many runs or machines can
+    /// be merged.
     [[nodiscard]] nlohmann::json to_json() const;
     /// Throws std::invalid_argument on a malformed document.
     [[nodiscard]] static Histogram from_json(const nlohmann::json& doc);
@@ -86,8 +92,8 @@ private:
     std::uint64_t total_ = 0;
     std::uint64_t min_ = UINT64_MAX;
     std::uint64_t max_ = 0;
-    double mean_ = 0; ///< running mean (Welford)
-    double m2_ = 0;   ///< running sum of squared deviations (Welford)
+    Uint128 sum_ = 0;         ///< exact sum of the recorded values
+    Uint128 sum_squares_ = 0; ///< exact sum of their squares
     std::uint64_t saturated_ = 0;
 };
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Benchmarks: netdx beside the floor (and peers, as tools land), same run, medians of
+# repeated runs, ratios printed. Never pass/fail. usage: bench/run.sh [build-dir] [repeats]
+set -euo pipefail
+BUILD=${1:-build}
+REPEATS=${2:-7}
+BIN=$BUILD/bin
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+field() { awk -v k="$1" '{for (i=1;i<=NF;i++) if ($i==k) print $(i+1)}'; }
+
+echo "== histogram record (20M samples, $REPEATS runs, medians)"
+floor=(); netdx=(); sorting=(); query=()
+for ((i = 0; i < REPEATS; i++)); do
+  f=$("$BIN/floor_histogram")
+  n=$("$BIN/histogram_bench")
+  floor+=("$(echo "$f" | field floor_record_ns)")
+  netdx+=("$(echo "$n" | field netdx_record_ns)")
+  sorting+=("$(echo "$n" | field keep_and_sort_ns)")
+  query+=("$(echo "$n" | field percentile_query_ns)")
+done
+F=$(printf '%s\n' "${floor[@]}" | median)
+N=$(printf '%s\n' "${netdx[@]}" | median)
+S=$(printf '%s\n' "${sorting[@]}" | median)
+Q=$(printf '%s\n' "${query[@]}" | median)
+printf '%-40s %8.2f ns/sample\n' "floor (C, log2 buckets, ~50% error)" "$F"
+printf '%-40s %8.2f ns/sample  (%.2fx floor)\n' "netdx Histogram::record (0.1% error)" "$N" "$(echo "$N / $F" | bc -l)"
+printf '%-40s %8.2f ns/sample  (%.2fx netdx)\n' "keep every sample + sort" "$S" "$(echo "$S / $N" | bc -l)"
+printf '%-40s %8.0f ns/query\n' "netdx percentile query" "$Q"

@@ -1,0 +1,49 @@
+"""Helpers for the CLI tests: where the built binaries are, and how to run them bounded."""
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+BIN = os.environ.get("NETDX_BIN", "")
+BUILD = os.environ.get("NETDX_BUILD", "")
+SOURCE = os.environ.get("NETDX_SOURCE", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+FIXTURES = os.path.join(SOURCE, "tests", "fixtures")
+TIMEOUT = 60  # seconds: no CLI test waits longer for one command
+
+
+def binary(name):
+    return os.path.join(BIN, name)
+
+
+def run(args, env=None, stdin=None, timeout=TIMEOUT, stdout=subprocess.PIPE):
+    """Runs a command with a time limit; returns CompletedProcess with text output."""
+    full_env = dict(os.environ)
+    full_env.pop("NO_COLOR", None)
+    if env:
+        full_env.update(env)
+    cmd = [binary(args[0])] + list(args[1:]) if not os.path.isabs(args[0]) and BIN else list(args)
+    return subprocess.run(cmd, env=full_env, input=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, timeout=timeout)
+
+
+def run_json(args, **kw):
+    r = run(list(args) + ["--json"], **kw)
+    return r, json.loads(r.stdout)
+
+
+def require_program(name):
+    path = shutil.which(name)
+    if path is None:
+        raise unittest.SkipTest(f"{name} is not installed")
+    return path
+
+
+def require_root():
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root (CAP_NET_ADMIN/CAP_NET_RAW)")
+
+
+TOOLS = ["netdx", "netdx-doctor", "netdx-tour"]
+# Tools with their own --json (the umbrella only dispatches).
+REPORTING_TOOLS = ["netdx-doctor", "netdx-tour"]

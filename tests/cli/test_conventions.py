@@ -1,0 +1,71 @@
+"""The conventions every tool shares: --version, --help, usage errors exit 2 with one line
+naming the bad token and a hint, --json is valid JSON, unwritable output exits 74."""
+import json
+import unittest
+
+from netdx_test import REPORTING_TOOLS, TOOLS, run
+
+
+class Conventions(unittest.TestCase):
+    def test_version(self):
+        for tool in TOOLS:
+            r = run([tool, "--version"])
+            self.assertEqual(r.returncode, 0, tool)
+            self.assertRegex(r.stdout.strip(), rf"^{tool} \d+\.\d+\.\d+$")
+
+    def test_help_mentions_json_and_exits_0(self):
+        for tool in REPORTING_TOOLS:
+            r = run([tool, "--help"])
+            self.assertEqual(r.returncode, 0, tool)
+            self.assertIn("--json", r.stdout)
+            self.assertIn("--color", r.stdout)
+
+    def test_unknown_option_is_a_usage_error(self):
+        for tool in REPORTING_TOOLS:
+            r = run([tool, "--no-such-option"])
+            self.assertEqual(r.returncode, 2, tool)
+            self.assertEqual(r.stdout, "")
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 2, r.stderr)
+            self.assertIn("--no-such-option", lines[0])
+            self.assertIn(f"Try '{tool} --help'", lines[1])
+
+    def test_bad_color_names_the_token(self):
+        r = run(["netdx-doctor", "--color=sometimes"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'sometimes'", r.stderr)
+
+    def test_bad_threshold_names_the_metric_and_lists_metrics(self):
+        r = run(["netdx-doctor", "--fail-if", "p98>2ms"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown metric 'p98'", r.stderr)
+        self.assertIn("warnings", r.stderr)
+        r = run(["netdx-doctor", "--fail-if", "warnings>lots"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'lots'", r.stderr)
+
+    def test_formats_are_exclusive(self):
+        r = run(["netdx-doctor", "--json", "--csv"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("excludes", r.stderr)
+
+    def test_json_is_valid_for_every_reporting_tool(self):
+        for tool in REPORTING_TOOLS:
+            r = run([tool, "--json"])
+            self.assertEqual(r.returncode, 0, (tool, r.stderr))
+            doc = json.loads(r.stdout)
+            self.assertEqual(doc["tool"], tool)
+            self.assertIn("checks", doc)
+            self.assertIs(doc["passed"], True)
+
+    def test_unwritable_output_exits_74(self):
+        with open("/dev/full", "w") as full:
+            r = run(["netdx-doctor", "--json"], stdout=full)
+        self.assertEqual(r.returncode, 74)
+        self.assertIn("No space left on device", r.stderr)
+
+    def test_no_color_when_piped_or_NO_COLOR_and_color_when_forced(self):
+        self.assertNotIn("\x1b[", run(["netdx-doctor"]).stdout)
+        self.assertNotIn("\x1b[", run(["netdx-doctor", "--color=auto"], env={"NO_COLOR": "1"}).stdout)
+        self.assertIn("\x1b[", run(["netdx-doctor", "--color=always"], env={"NO_COLOR": "1"}).stdout)
+        self.assertNotIn("\x1b[", run(["netdx-doctor", "--color=always", "--json"]).stdout)

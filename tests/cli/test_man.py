@@ -1,0 +1,39 @@
+"""Man pages render without warnings and carry the shared sections."""
+import os
+import subprocess
+import unittest
+
+from netdx_test import BUILD, TIMEOUT, require_program
+
+PAGES = ["netdx.1", "netdx-doctor.1", "netdx-tour.1", "netdx.7"]
+
+
+class ManPages(unittest.TestCase):
+    def render(self, page):
+        require_program("man")
+        path = os.path.join(BUILD, "man", page)
+        self.assertTrue(os.path.exists(path), path)
+        env = dict(os.environ, MANWIDTH="80", LANG="C.UTF-8")
+        return subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", path], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+
+    def test_pages_render_without_warnings(self):
+        for page in PAGES:
+            r = self.render(page)
+            self.assertEqual(r.returncode, 0, page)
+            self.assertEqual(r.stderr, "", f"{page}: {r.stderr}")
+            self.assertIn("NAME", r.stdout)
+
+    def test_tool_pages_have_the_exit_code_table_and_examples(self):
+        for page in ["netdx.1", "netdx-doctor.1", "netdx-tour.1"]:
+            out = self.render(page).stdout
+            self.assertIn("EXIT STATUS", out, page)
+            for code in ["69", "71", "74", "77", "130"]:
+                self.assertIn(code, out, page)
+            self.assertIn("--fail-if", out, page)
+
+    def test_concepts_page_covers_the_suite(self):
+        out = self.render("netdx.7").stdout
+        for topic in ["4-TUPLE", "TIME_WAIT", "CLOSE_WAIT", "2MSL", "EPOLLET", "C10K", "FD_SETSIZE",
+                      "SYN_SENT", "LAST_ACK"]:
+            self.assertIn(topic, out)

@@ -1,0 +1,27 @@
+"""netdx-tour runs each step titled, bounded, and reports them."""
+import unittest
+
+from netdx_test import run, run_json
+
+
+class Tour(unittest.TestCase):
+    def test_human_tour_titles_each_step_and_shows_its_output(self):
+        r = run(["netdx-tour"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Step 1/", r.stdout)
+        self.assertIn("$ netdx doctor", r.stdout)
+        self.assertIn("ip_local_port_range", r.stdout)  # the doctor's own output
+        self.assertIn("Tour summary", r.stdout)
+
+    def test_json_tour_embeds_each_step_document(self):
+        r, doc = run_json(["netdx-tour"])
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(doc["steps"][0]["result"], "ok")
+        self.assertEqual(doc["outputs"][0]["output"]["tool"], "netdx-doctor")
+
+    def test_only_filters_steps_and_rejects_unknown(self):
+        r, doc = run_json(["netdx-tour", "--only", "doctor"])
+        self.assertEqual(len(doc["steps"]), 1)
+        r = run(["netdx-tour", "--only", "nosuch"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--only", r.stderr)

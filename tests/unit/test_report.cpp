@@ -1,0 +1,174 @@
+#include <cstdlib>
+#include <sstream>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <netdx/report/color.hpp>
+#include <netdx/report/reporter.hpp>
+#include <netdx/report/threshold.hpp>
+#include <netdx/sys/parse_error.hpp>
+
+using namespace netdx;
+
+namespace {
+
+const std::vector<MetricInfo> kMetrics{{"p99", Unit::ns, "p99 RTT"},
+                                       {"loss", Unit::percent, "loss"},
+                                       {"size", Unit::bytes, "size"},
+                                       {"rate", Unit::per_second, "rate"},
+                                       {"established", Unit::count, "connections"}};
+
+Report sample_report() {
+    Report r;
+    r.tool = "netdx-test";
+    r.version = "1.0";
+    auto& s = r.section("summary", "Summary", Section::Kind::record);
+    s.add({"p99_ns", "p99", Unit::ns}, Cell(std::uint64_t{2'100'000}, Style::bad));
+    s.add({"bytes", "bytes", Unit::bytes}, Cell(std::uint64_t{1024}));
+    auto& t = r.section("rows", "Rows", Section::Kind::table);
+    t.fields = {{"name", "name", Unit::none},
+                {"rate", "rate", Unit::per_second},
+                {"note", "note", Unit::none, true}};
+    t.add_row({Cell("a,b \"quoted\""), Cell(5000.0), Cell("detail text")});
+    t.add_row({Cell("\u00b5-long-name"), Cell(12.0), Cell("")});
+    r.checks = evaluate({parse_threshold("p99>2ms", kMetrics)}, {{"p99", 2'100'000.0}});
+    r.notes.push_back("a note");
+    return r;
+}
+
+std::string render(Format f, bool color = false) {
+    std::ostringstream out;
+    make_reporter(f, {color, true})->write(sample_report(), out);
+    return out.str();
+}
+
+} // namespace
+
+TEST_CASE("thresholds parse in the metric's unit") {
+    auto t = parse_threshold("p99>2ms", kMetrics);
+    CHECK(t.metric == "p99");
+    CHECK(t.op == CompareOp::gt);
+    CHECK(t.value == 2e6);
+    CHECK(parse_threshold("loss>=0.1%", kMetrics).value == doctest::Approx(0.1));
+    CHECK(parse_threshold("loss>0", kMetrics).value == 0);
+    CHECK(parse_threshold("size<=1KiB", kMetrics).value == 1024);
+    CHECK(parse_threshold("rate<5k/s", kMetrics).value == 5000);
+    CHECK(parse_threshold("established<10k", kMetrics).op == CompareOp::lt);
+    CHECK(parse_threshold("established != 3", kMetrics).op == CompareOp::ne);
+    CHECK(parse_threshold("established==3", kMetrics).fails(3));
+}
+
+TEST_CASE("bad thresholds are usage errors that name the problem") {
+    auto err = [](const char* text) {
+        try {
+            (void)parse_threshold(text, kMetrics);
+        } catch (const ParseError& e) {
+            return std::string(e.what());
+        }
+        return std::string("(no error)");
+    };
+    CHECK(err("p98>2ms").find("unknown metric 'p98'") == 0);
+    CHECK(err("p98>2ms").find("p99, loss") != std::string::npos);
+    CHECK(err("p99>2").find("missing unit") != std::string::npos);
+    CHECK(err("p99>2").find("in check 'p99>2'") != std::string::npos);
+    CHECK(err("p99").find("expected METRIC OP VALUE") != std::string::npos);
+    CHECK(err(">2ms").find("bad check") == 0);
+    CHECK(err("p99>").find("missing value") == 0);
+    CHECK(err("p99=>2ms").find("bad operator") == 0);
+}
+
+TEST_CASE("evaluation: pass, fail and missing values") {
+    std::vector<Threshold> ts{parse_threshold("p99>2ms", kMetrics),
+                              parse_threshold("loss>0", kMetrics)};
+    auto r = evaluate(ts, {{"p99", 1e6}, {"loss", 0}});
+    CHECK(!r[0].failed);
+    CHECK(!r[1].failed);
+    r = evaluate(ts, {{"p99", 3e6}});
+    CHECK(r[0].failed);
+    CHECK(r[1].failed); // no value measured: the check fails rather than pass blind
+    CHECK(!r[1].actual);
+}
+
+TEST_CASE("JSON reporter: one document with sections, checks and notes") {
+    const auto doc = nlohmann::json::parse(render(Format::json));
+    CHECK(doc["tool"] == "netdx-test");
+    CHECK(doc["summary"]["p99_ns"] == 2'100'000);
+    CHECK(doc["rows"].size() == 2);
+    CHECK(doc["rows"][0]["name"] == "a,b \"quoted\"");
+    CHECK(doc["rows"][0]["note"] == "detail text");
+    CHECK(doc["checks"][0]["failed"] == true);
+    CHECK(doc["checks"][0]["actual"] == 2'100'000.0);
+    CHECK(doc["passed"] == false);
+    CHECK(doc["notes"][0] == "a note");
+    CHECK(render(Format::json, true).find('\x1b') == std::string::npos); // never colour in JSON
+}
+
+TEST_CASE("NDJSON reporter: every line is a JSON object with a type") {
+    std::istringstream in(render(Format::ndjson));
+    std::string line;
+    int lines = 0;
+    while (std::getline(in, line)) {
+        auto j = nlohmann::json::parse(line);
+        CHECK(j.contains("type"));
+        ++lines;
+    }
+    CHECK(lines == 1 + 2 + 1 + 1); // record, two rows, one check, one note
+}
+
+TEST_CASE("CSV reporter: RFC 4180 quoting and raw base units") {
+    const auto csv = render(Format::csv);
+    CHECK(csv.find("name,rate,note\r\n") == 0);
+    CHECK(csv.find("\"a,b \"\"quoted\"\"\",5000,detail text\r\n") != std::string::npos);
+    CHECK(csv_escape("plain") == "plain");
+    CHECK(csv_escape("x\ny") == "\"x\ny\"");
+}
+
+TEST_CASE(
+    "table reporter: units formatted, columns aligned, details below, colour only when asked") {
+    const auto text = render(Format::table);
+    CHECK(text.find("2.1ms") != std::string::npos);
+    CHECK(text.find("1KiB") != std::string::npos);
+    CHECK(text.find("5k/s") != std::string::npos);
+    CHECK(text.find("note: detail text") != std::string::npos);
+    CHECK(text.find("FAIL  p99>2ms  (p99 = 2.1ms)") != std::string::npos);
+    CHECK(text.find('\x1b') == std::string::npos);
+    // The µ row's rate column lines up with the ASCII row's (display width, not bytes).
+    std::istringstream in(text);
+    std::string line, a, b;
+    while (std::getline(in, line)) {
+        if (line.find("quoted") != std::string::npos) a = line;
+        if (line.find("long-name") != std::string::npos) b = line;
+    }
+    REQUIRE(!a.empty());
+    REQUIRE(!b.empty());
+    auto width = [](const std::string& s) {
+        std::size_t w = 0;
+        for (char c : s)
+            w += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+        return w;
+    };
+    CHECK(width(a) == width(b));
+    CHECK(render(Format::table, true).find("\x1b[") != std::string::npos);
+}
+
+TEST_CASE("colour policy") {
+    CHECK(color_enabled(ColorMode::always, -1));
+    CHECK(!color_enabled(ColorMode::never, 1));
+    ::setenv("NO_COLOR", "1", 1);
+    ::setenv("TERM", "xterm", 1);
+    CHECK(!color_enabled(ColorMode::auto_detect, 1));
+    CHECK(color_enabled(ColorMode::always, 1)); // an explicit flag beats NO_COLOR
+    ::unsetenv("NO_COLOR");
+    CHECK(!color_enabled(ColorMode::auto_detect, -1)); // not a terminal
+    CHECK(parse_color_mode("never") == ColorMode::never);
+    CHECK_THROWS_AS((void)parse_color_mode("sometimes"), ParseError);
+    CHECK(paint(Style::bad, "x", false) == "x");
+    CHECK(paint(Style::bad, "x", true) == "\x1b[1;31mx\x1b[0m");
+}
+
+TEST_CASE("rows must match the schema") {
+    Section s;
+    s.fields = {{"a", "a", Unit::none}};
+    CHECK_THROWS_AS(s.add_row({Cell(1), Cell(2)}), std::logic_error);
+}
