@@ -1,14 +1,14 @@
 // netdx Histogram::record and percentile cost, beside "keep every sample and sort" (what
 // sockperf-style tools do). Prints ns per record; run.sh compares with the C floor.
 // usage: histogram_bench [samples]
-#include <netdx/measure/histogram.hpp>
-#include <netdx/sys/clock.hpp>
-
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <vector>
+
+#include <fmt/format.h>
+
+#include <netdx/measure/histogram.hpp>
+#include <netdx/sys/clock.hpp>
 
 int main(int argc, char** argv) {
     const std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 20'000'000;
@@ -22,19 +22,22 @@ int main(int argc, char** argv) {
     }
     netdx::Histogram h;
     auto start = netdx::monotonic_ns();
-    for (auto v : values) h.record(v);
+    for (auto v : values)
+        h.record(v);
     auto end = netdx::monotonic_ns();
     const double record_ns = static_cast<double>(end - start) / static_cast<double>(n);
 
     start = netdx::monotonic_ns();
     std::uint64_t sink = 0;
-    for (double p : {50.0, 90.0, 99.0, 99.9, 99.99}) sink += h.percentile(p);
+    for (double p : {50.0, 90.0, 99.0, 99.9, 99.99})
+        sink += h.percentile(p);
     end = netdx::monotonic_ns();
     const double query_ns = static_cast<double>(end - start) / 5;
 
     std::vector<std::uint64_t> kept;
     start = netdx::monotonic_ns();
-    for (auto v : values) kept.push_back(v);
+    for (auto v : values)
+        kept.push_back(v);
     std::sort(kept.begin(), kept.end());
     sink += kept[kept.size() * 99 / 100];
     end = netdx::monotonic_ns();
