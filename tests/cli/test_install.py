@@ -31,3 +31,25 @@ class Install(unittest.TestCase):
                                text=True, timeout=TIMEOUT)
             self.assertEqual(r.returncode, 0)
             self.assertTrue(r.stdout.startswith("netdx-doctor "))
+
+
+class Package(unittest.TestCase):
+    def test_cpack_builds_a_deb_with_everything(self):
+        import shutil
+        if shutil.which("dpkg-deb") is None:
+            self.skipTest("dpkg-deb is not installed")
+        with tempfile.TemporaryDirectory() as out:
+            r = subprocess.run(["cpack", "-G", "DEB", "-B", out, "--config", os.path.join(BUILD, "CPackConfig.cmake")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            debs = [f for f in os.listdir(out) if f.endswith(".deb")]
+            self.assertEqual(len(debs), 1, os.listdir(out))
+            listing = subprocess.run(["dpkg-deb", "-c", os.path.join(out, debs[0])], stdout=subprocess.PIPE,
+                                     text=True, timeout=TIMEOUT).stdout
+            for path in ["./usr/bin/netdx-doctor", "./usr/share/man/man7/netdx.7",
+                         "./usr/share/zsh/vendor-completions/_netdx-doctor"]:
+                self.assertIn(path, listing)
+            info = subprocess.run(["dpkg-deb", "-f", os.path.join(out, debs[0]), "Package", "Depends"],
+                                  stdout=subprocess.PIPE, text=True, timeout=TIMEOUT).stdout
+            self.assertIn("Package: netdx", info)
+            self.assertIn("libc6", info)  # shlibdeps computed the dependencies
