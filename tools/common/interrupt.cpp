@@ -12,11 +12,15 @@ namespace netdx::cli {
 
 namespace {
 volatile std::sig_atomic_t g_signal = 0;
+volatile std::sig_atomic_t g_usr1 = 0;
 int g_event_fd = -1;
 
 extern "C" void on_signal(int sig) {
     const int saved = errno;
-    g_signal = sig;
+    if (sig == SIGUSR1)
+        g_usr1 = 1;
+    else
+        g_signal = sig;
     if (g_event_fd >= 0) {
         const std::uint64_t one = 1;
         [[maybe_unused]] auto n = ::write(g_event_fd, &one, sizeof one);
@@ -38,6 +42,26 @@ void install_interrupt_handlers() {
     struct sigaction ign {};
     ign.sa_handler = SIG_IGN;
     ::sigaction(SIGPIPE, &ign, nullptr);
+}
+
+void install_usr1_handler() {
+    install_interrupt_handlers();
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGUSR1, &sa, nullptr);
+}
+
+bool take_usr1() {
+    if (g_usr1 == 0) return false;
+    g_usr1 = 0;
+    return true;
+}
+
+void drain_interrupt_fd() {
+    std::uint64_t v = 0;
+    while (g_event_fd >= 0 && ::read(g_event_fd, &v, sizeof v) > 0) {
+    }
 }
 
 bool interrupted() {

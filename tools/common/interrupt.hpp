@@ -12,6 +12,14 @@ void install_interrupt_handlers();
 /// True once SIGINT or SIGTERM arrived.
 [[nodiscard]] bool interrupted();
 
+/// Also counts SIGUSR1 ("print your statistics now"); the same eventfd becomes readable.
+void install_usr1_handler();
+/// True once per SIGUSR1 received since the last call.
+[[nodiscard]] bool take_usr1();
+
+/// Drains the eventfd (call after waking on it).
+void drain_interrupt_fd();
+
 /// The signal that arrived (0 when none).
 [[nodiscard]] int interrupt_signal();
 

@@ -1,0 +1,34 @@
+#pragma once
+/// epoll backend: level-triggered by default, edge-triggered when asked (the caller must
+/// then drain every ready fd until EAGAIN).
+
+#include <sys/epoll.h>
+#include <vector>
+
+#include <netdx/net/poller.hpp>
+#include <netdx/sys/fd.hpp>
+
+namespace netdx {
+
+class EpollPoller final : public Poller {
+public:
+    enum class Trigger { level, edge };
+    explicit EpollPoller(Trigger trigger = Trigger::level);
+
+    void add(int fd, std::uint32_t interests, std::uint64_t token) override;
+    void modify(int fd, std::uint32_t interests, std::uint64_t token) override;
+    void remove(int fd) override;
+    std::size_t wait(std::span<PollEvent> out, Nanos timeout) override;
+    [[nodiscard]] std::string_view name() const override {
+        return trigger_ == Trigger::edge ? "epoll-et" : "epoll";
+    }
+    [[nodiscard]] int fd() const { return epoll_.get(); }
+
+private:
+    [[nodiscard]] std::uint32_t to_epoll(std::uint32_t interests) const;
+    Fd epoll_;
+    Trigger trigger_;
+    std::vector<epoll_event> buffer_;
+};
+
+} // namespace netdx

@@ -1,0 +1,42 @@
+#pragma once
+/// Readiness notification, one class per backend (muduo's Poller). This header is the
+/// interface; EpollPoller is the backend the servers use. select, poll and io_uring
+/// backends arrive with netdx-mux.
+///
+/// Ownership: a Poller owns its kernel object (epoll fd …), never the watched descriptors.
+/// Thread safety: one thread uses a poller (the one running its loop).
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <netdx/sys/clock.hpp>
+
+namespace netdx {
+
+namespace interest {
+inline constexpr std::uint32_t read = 1u << 0;
+inline constexpr std::uint32_t write = 1u << 1;
+} // namespace interest
+
+struct PollEvent {
+    std::uint64_t token = 0; ///< what the caller registered the fd with
+    bool readable = false;
+    bool writable = false;
+    bool error = false;  ///< EPOLLERR: read SO_ERROR
+    bool hangup = false; ///< EPOLLHUP / EPOLLRDHUP
+};
+
+class Poller {
+public:
+    virtual ~Poller() = default;
+    virtual void add(int fd, std::uint32_t interests, std::uint64_t token) = 0;
+    virtual void modify(int fd, std::uint32_t interests, std::uint64_t token) = 0;
+    virtual void remove(int fd) = 0;
+    /// Waits up to `timeout` (negative: forever, 0: poll); fills `out`, returns how many.
+    /// An interrupting signal returns 0 (the caller checks its flags).
+    virtual std::size_t wait(std::span<PollEvent> out, Nanos timeout) = 0;
+    [[nodiscard]] virtual std::string_view name() const = 0;
+};
+
+} // namespace netdx

@@ -1,0 +1,89 @@
+#pragma once
+/// RFC 862 echo over TCP and UDP on one port, one epoll loop per thread.
+///
+///   thread 0                thread 1               ...   (SO_REUSEPORT: the kernel spreads
+///   +------------------+    +------------------+          new connections and datagrams
+///   | TCP listen :7007 |    | TCP listen :7007 |          over the threads' sockets)
+///   | UDP socket :7007 |    | UDP socket :7007 |
+///   | epoll, wheel     |    | epoll, wheel     |
+///   | connections ...  |    | connections ...  |
+///   +------------------+    +------------------+
+///
+/// Bytes are echoed as they come, with no framing. A reply that cannot be written at once is
+/// kept (at most `write_buffer` bytes per connection) and the connection is not read again
+/// until it is flushed, so a peer that never reads costs a bounded amount of memory. UDP
+/// replies are the request, never larger. Idle connections are closed through a hashed
+/// timing wheel (no timer syscall per connection).
+///
+/// Ownership: the server owns its sockets and threads. Thread safety: the constructor binds
+/// (and throws std::system_error naming the address); start(), stop() and the destructor are
+/// for the owning thread; stats() may be called from any thread at any time.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <netdx/net/endpoint.hpp>
+#include <netdx/sys/clock.hpp>
+
+namespace netdx {
+
+struct EchoConfig {
+    Endpoint listen; ///< port 0: the kernel picks one (same for TCP and UDP)
+    bool tcp = true;
+    bool udp = true;
+    int threads = 1;
+    Nanos idle_timeout = 0;                ///< 0: never close idle connections
+    std::uint64_t max_connections = 0;     ///< 0: unlimited; past it, accepted and closed at once
+    double udp_rate_limit = 0;             ///< replies per source address per second; 0: unlimited
+    std::size_t write_buffer = 256 * 1024; ///< per-connection cap on unsent echo bytes
+    int backlog = 4096;
+};
+
+struct EchoStats {
+    std::uint64_t connections_current = 0;
+    std::uint64_t connections_total = 0;
+    std::uint64_t connections_refused = 0; ///< over --max-connections or out of descriptors
+    std::uint64_t connections_idle_closed = 0;
+    std::uint64_t connections_reset = 0; ///< ended by an error (ECONNRESET, EPIPE …)
+    std::uint64_t tcp_bytes = 0;         ///< bytes received (and so echoed) over TCP
+    std::uint64_t tcp_reads = 0;         ///< TCP receive calls that returned data
+    std::uint64_t udp_datagrams = 0;     ///< datagrams received
+    std::uint64_t udp_replies = 0;       ///< datagrams echoed
+    std::uint64_t udp_bytes = 0;
+    std::uint64_t udp_rate_limited = 0; ///< datagrams not echoed (rate limit)
+    std::uint64_t udp_send_errors = 0;  ///< replies the kernel refused (ENOBUFS …)
+    void add(const EchoStats& other);
+};
+
+class EchoServer {
+public:
+    explicit EchoServer(EchoConfig config);
+    ~EchoServer();
+    EchoServer(const EchoServer&) = delete;
+    EchoServer& operator=(const EchoServer&) = delete;
+
+    /// The bound address (with the real port when port 0 was asked).
+    [[nodiscard]] Endpoint local_endpoint() const { return local_; }
+    /// Starts the worker threads. Throws std::system_error if one cannot start.
+    void start();
+    /// Stops accepting, closes every connection and joins the threads. Idempotent.
+    void stop();
+    [[nodiscard]] EchoStats stats() const;
+    /// The CPU each worker last ran on (-1 when unknown).
+    [[nodiscard]] std::vector<int> worker_cpus() const;
+    /// The first fatal error a worker hit ("" when none): a worker never dies silently.
+    [[nodiscard]] std::string worker_error() const;
+
+    struct Worker; // private, defined in the .cpp
+
+private:
+    EchoConfig config_;
+    Endpoint local_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::atomic<std::uint64_t> connections_now_{0}; ///< shared by workers for max_connections
+    bool started_ = false;
+};
+
+} // namespace netdx

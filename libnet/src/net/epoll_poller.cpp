@@ -1,0 +1,63 @@
+#include <fmt/format.h>
+
+#include <netdx/net/epoll_poller.hpp>
+#include <netdx/sys/system_error.hpp>
+
+namespace netdx {
+
+EpollPoller::EpollPoller(Trigger trigger) : trigger_(trigger), buffer_(256) {
+    const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) throw_errno("epoll_create1");
+    epoll_.reset(fd);
+}
+
+std::uint32_t EpollPoller::to_epoll(std::uint32_t interests) const {
+    std::uint32_t ev = EPOLLRDHUP;
+    if (interests & interest::read) ev |= EPOLLIN;
+    if (interests & interest::write) ev |= EPOLLOUT;
+    if (trigger_ == Trigger::edge) ev |= EPOLLET;
+    return ev;
+}
+
+void EpollPoller::add(int fd, std::uint32_t interests, std::uint64_t token) {
+    epoll_event ev{};
+    ev.events = to_epoll(interests);
+    ev.data.u64 = token;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+        throw_errno(fmt::format("epoll_ctl ADD fd {}", fd));
+}
+
+void EpollPoller::modify(int fd, std::uint32_t interests, std::uint64_t token) {
+    epoll_event ev{};
+    ev.events = to_epoll(interests);
+    ev.data.u64 = token;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
+        throw_errno(fmt::format("epoll_ctl MOD fd {}", fd));
+}
+
+void EpollPoller::remove(int fd) {
+    // ENOENT/EBADF: already gone (closing an fd removes it); nothing to undo.
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) != 0 && errno != ENOENT &&
+        errno != EBADF)
+        throw_errno(fmt::format("epoll_ctl DEL fd {}", fd));
+}
+
+std::size_t EpollPoller::wait(std::span<PollEvent> out, Nanos timeout) {
+    if (buffer_.size() < out.size()) buffer_.resize(out.size());
+    int ms = -1;
+    if (timeout >= 0) ms = static_cast<int>((timeout + kNanosPerMilli - 1) / kNanosPerMilli);
+    const int n = ::epoll_wait(epoll_.get(), buffer_.data(), static_cast<int>(out.size()), ms);
+    if (n < 0) {
+        if (errno == EINTR) return 0;
+        throw_errno("epoll_wait");
+    }
+    for (int i = 0; i < n; ++i) {
+        const auto& e = buffer_[static_cast<std::size_t>(i)];
+        out[static_cast<std::size_t>(i)] = PollEvent{
+            e.data.u64, (e.events & (EPOLLIN | EPOLLRDHUP)) != 0, (e.events & EPOLLOUT) != 0,
+            (e.events & EPOLLERR) != 0, (e.events & (EPOLLHUP | EPOLLRDHUP)) != 0};
+    }
+    return static_cast<std::size_t>(n);
+}
+
+} // namespace netdx

@@ -1,0 +1,463 @@
+#include <array>
+#include <cstring>
+#include <fcntl.h>
+#include <mutex>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <string>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include <netdx/net/epoll_poller.hpp>
+#include <netdx/net/socket.hpp>
+#include <netdx/net/timing_wheel.hpp>
+#include <netdx/service/echo_server.hpp>
+#include <netdx/sys/system_error.hpp>
+
+namespace netdx {
+
+void EchoStats::add(const EchoStats& o) {
+    connections_current += o.connections_current;
+    connections_total += o.connections_total;
+    connections_refused += o.connections_refused;
+    connections_idle_closed += o.connections_idle_closed;
+    connections_reset += o.connections_reset;
+    tcp_bytes += o.tcp_bytes;
+    tcp_reads += o.tcp_reads;
+    udp_datagrams += o.udp_datagrams;
+    udp_replies += o.udp_replies;
+    udp_bytes += o.udp_bytes;
+    udp_rate_limited += o.udp_rate_limited;
+    udp_send_errors += o.udp_send_errors;
+}
+
+namespace {
+
+constexpr std::uint64_t kTokenStop = ~std::uint64_t{0};
+constexpr std::uint64_t kTokenListen = kTokenStop - 1;
+constexpr std::uint64_t kTokenUdp = kTokenStop - 2;
+constexpr std::size_t kUdpBatch = 16;
+constexpr std::size_t kMaxDatagram = 65536;
+
+/// A counter written by one thread (the worker) and read by any: relaxed is enough, and a
+/// plain load+store avoids a locked instruction on the hot path.
+struct Counter {
+    std::atomic<std::uint64_t> v{0};
+    void add(std::uint64_t n) {
+        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    void sub(std::uint64_t n) {
+        v.store(v.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+struct SourceKey {
+    std::uint64_t hi = 0, lo = 0;
+    bool operator==(const SourceKey&) const = default;
+};
+struct SourceKeyHash {
+    std::size_t operator()(const SourceKey& k) const {
+        return std::hash<std::uint64_t>{}(k.hi * 0x9E3779B97F4A7C15ULL ^ k.lo);
+    }
+};
+
+SourceKey key_of(const sockaddr_storage& ss) {
+    SourceKey k;
+    if (ss.ss_family == AF_INET) {
+        k.lo = reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr.s_addr;
+    } else {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr.s6_addr;
+        std::memcpy(&k.hi, a, 8);
+        std::memcpy(&k.lo, a + 8, 8);
+    }
+    return k;
+}
+
+Fd open_listener(const Endpoint& at, Protocol protocol, int backlog) {
+    Fd fd = open_socket(at.family(), protocol, true);
+    set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+    set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+    if (at.family() == AF_INET6)
+        set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
+    bind_to(fd.get(), at);
+    if (protocol == Protocol::tcp) listen_on(fd.get(), backlog, at);
+    return fd;
+}
+
+} // namespace
+
+struct EchoServer::Worker {
+    /// A TCP connection. It is its own timer entry (intrusive: arming allocates nothing).
+    struct Conn : TimerEntry {
+        Fd fd;
+        std::string pending;    ///< echo bytes the socket did not take yet
+        std::size_t offset = 0; ///< sent part of pending
+        Nanos last_active = 0;
+        bool read_closed = false; ///< the peer sent FIN: close once pending is flushed
+    };
+
+    Worker(const EchoConfig& c, std::atomic<std::uint64_t>& shared, Fd tcp, Fd udp_fd)
+        : cfg(c), shared_now(shared), listen(std::move(tcp)), udp(std::move(udp_fd)),
+          wheel(c.idle_timeout > 0 ? std::max<Nanos>(c.idle_timeout / 64, kNanosPerMilli)
+                                   : kNanosPerSecond,
+                256, monotonic_ns()),
+          read_buffer(
+              std::min<std::size_t>(std::max<std::size_t>(cfg.write_buffer, 1), 64 * 1024)) {
+        const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (efd < 0) throw_errno("eventfd for the echo worker");
+        stop_event.reset(efd);
+        poller.add(stop_event.get(), interest::read, kTokenStop);
+        if (listen) poller.add(listen.get(), interest::read, kTokenListen);
+        if (udp) {
+            poller.add(udp.get(), interest::read, kTokenUdp);
+            udp_buffers.resize(kUdpBatch * kMaxDatagram);
+        }
+        spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    }
+
+    void run() {
+        try {
+            loop();
+        } catch (const std::exception& e) {
+            std::lock_guard lock(error_mutex);
+            error = e.what();
+        }
+        for (auto& c : conns)
+            if (c) close_conn(*c, nullptr);
+        listen.reset();
+        udp.reset();
+    }
+
+    void loop() {
+        std::array<PollEvent, 256> events;
+        while (!stopping) {
+            Nanos now = monotonic_ns();
+            if (cfg.idle_timeout > 0)
+                wheel.advance(now,
+                              [&](TimerEntry& e) { on_idle_timer(static_cast<Conn&>(e), now); });
+            const auto n = poller.wait(events, cfg.idle_timeout > 0 ? wheel.next_wait(now) : -1);
+            now = monotonic_ns();
+            cpu.store(::sched_getcpu(), std::memory_order_relaxed);
+            for (std::size_t i = 0; i < n; ++i)
+                dispatch(events[i], now);
+        }
+    }
+
+    void dispatch(const PollEvent& ev, Nanos now) {
+        switch (ev.token) {
+        case kTokenStop:
+            stopping = true;
+            return;
+        case kTokenListen:
+            accept_all(now);
+            return;
+        case kTokenUdp:
+            echo_datagrams();
+            return;
+        default:
+            break;
+        }
+        const auto fd = static_cast<std::size_t>(ev.token);
+        if (fd >= conns.size() || !conns[fd]) return; // closed earlier in this batch
+        Conn& c = *conns[fd];
+        if (ev.writable && !c.pending.empty()) {
+            if (!flush(c)) return;
+        }
+        if (ev.readable || ev.error || ev.hangup) {
+            if (c.pending.empty() && !c.read_closed)
+                on_readable(c, now);
+            else if (ev.error)
+                close_conn(c, &reset);
+        }
+    }
+
+    void accept_all(Nanos now) {
+        for (int i = 0; i < 64; ++i) {
+            Accepted a = accept_connection(listen.get());
+            if (!a.fd) {
+                if (a.error == EAGAIN) return;
+                if (a.error == EMFILE || a.error == ENFILE) {
+                    // Out of descriptors: the pending connection would keep the listener
+                    // readable forever. Use the spare descriptor to accept and shed it.
+                    spare.reset();
+                    Accepted shed = accept_connection(listen.get());
+                    refused.add(shed.fd ? 1 : 0);
+                    shed.fd.reset();
+                    spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+                    if (!shed.fd && shed.error == EAGAIN) return;
+                }
+                continue; // ECONNABORTED and friends: that one is gone, take the next
+            }
+            if (cfg.max_connections > 0 &&
+                shared_now.fetch_add(1, std::memory_order_relaxed) >= cfg.max_connections) {
+                shared_now.fetch_sub(1, std::memory_order_relaxed);
+                refused.add(1);
+                continue; // a.fd closes here: refused at once
+            }
+            if (cfg.max_connections == 0) shared_now.fetch_add(1, std::memory_order_relaxed);
+            const int fd = a.fd.get();
+            set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+            if (static_cast<std::size_t>(fd) >= conns.size())
+                conns.resize(static_cast<std::size_t>(fd) * 2 + 64);
+            auto conn = std::make_unique<Conn>();
+            conn->fd = std::move(a.fd);
+            conn->last_active = now;
+            poller.add(fd, interest::read, static_cast<std::uint64_t>(fd));
+            if (cfg.idle_timeout > 0) wheel.arm(*conn, now, cfg.idle_timeout);
+            conns[static_cast<std::size_t>(fd)] = std::move(conn);
+            current.add(1);
+            total.add(1);
+        }
+    }
+
+    void on_readable(Conn& c, Nanos now) {
+        const std::size_t want = std::min(read_buffer.size(), cfg.write_buffer);
+        const ssize_t n = ::recv(c.fd.get(), read_buffer.data(), want, 0);
+        if (n > 0) {
+            c.last_active = now;
+            tcp_bytes.add(static_cast<std::uint64_t>(n));
+            tcp_reads.add(1);
+            write_back(c, read_buffer.data(), static_cast<std::size_t>(n));
+            return;
+        }
+        if (n == 0) { // the peer finished sending: all it sent was echoed, so close
+            close_conn(c, nullptr);
+            return;
+        }
+        if (errno == EAGAIN || errno == EINTR) return;
+        close_conn(c, &reset);
+    }
+
+    void write_back(Conn& c, const char* data, std::size_t n) {
+        const ssize_t w = ::send(c.fd.get(), data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        std::size_t sent = 0;
+        if (w >= 0)
+            sent = static_cast<std::size_t>(w);
+        else if (errno != EAGAIN && errno != EINTR) {
+            close_conn(c, &reset);
+            return;
+        }
+        if (sent == n) return;
+        // Keep the rest and stop reading until it is flushed: bounded memory per peer.
+        c.pending.assign(data + sent, n - sent);
+        c.offset = 0;
+        poller.modify(c.fd.get(), interest::write, static_cast<std::uint64_t>(c.fd.get()));
+    }
+
+    /// Returns false when the connection was closed.
+    bool flush(Conn& c) {
+        const ssize_t w = ::send(c.fd.get(), c.pending.data() + c.offset,
+                                 c.pending.size() - c.offset, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EINTR) return true;
+            close_conn(c, &reset);
+            return false;
+        }
+        c.offset += static_cast<std::size_t>(w);
+        if (c.offset < c.pending.size()) return true;
+        c.pending.clear();
+        c.pending.shrink_to_fit();
+        c.offset = 0;
+        poller.modify(c.fd.get(), interest::read, static_cast<std::uint64_t>(c.fd.get()));
+        return true;
+    }
+
+    void on_idle_timer(Conn& c, Nanos now) {
+        const Nanos idle = now - c.last_active;
+        if (idle >= cfg.idle_timeout)
+            close_conn(c, &idle_closed);
+        else
+            wheel.arm(c, now, cfg.idle_timeout - idle);
+    }
+
+    void close_conn(Conn& c, Counter* reason) {
+        if (reason != nullptr) reason->add(1);
+        wheel.cancel(c);
+        const auto fd = static_cast<std::size_t>(c.fd.get());
+        current.sub(1);
+        shared_now.fetch_sub(1, std::memory_order_relaxed);
+        conns[fd].reset(); // closes the fd, which also leaves the epoll set
+    }
+
+    void echo_datagrams() {
+        std::array<mmsghdr, kUdpBatch> in{};
+        std::array<iovec, kUdpBatch> iov{};
+        std::array<sockaddr_storage, kUdpBatch> from{};
+        for (int round = 0; round < 8; ++round) { // then yield to the other sockets
+            for (std::size_t i = 0; i < kUdpBatch; ++i) {
+                iov[i] = {udp_buffers.data() + i * kMaxDatagram, kMaxDatagram};
+                in[i].msg_hdr = {};
+                in[i].msg_hdr.msg_name = &from[i];
+                in[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+                in[i].msg_hdr.msg_iov = &iov[i];
+                in[i].msg_hdr.msg_iovlen = 1;
+            }
+            const int n = ::recvmmsg(udp.get(), in.data(), kUdpBatch, MSG_DONTWAIT, nullptr);
+            if (n <= 0) {
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                    throw_errno("recvmmsg on the UDP socket");
+                return;
+            }
+            std::array<mmsghdr, kUdpBatch> out{};
+            unsigned replies = 0;
+            const Nanos now_s = monotonic_ns() / kNanosPerSecond;
+            for (int i = 0; i < n; ++i) {
+                const auto idx = static_cast<std::size_t>(i);
+                udp_datagrams.add(1);
+                udp_bytes.add(in[idx].msg_len);
+                if (cfg.udp_rate_limit > 0 && !allow(from[idx], now_s)) {
+                    udp_rate_limited.add(1);
+                    continue;
+                }
+                // The reply is exactly the request: same bytes, same length, never larger.
+                iov[idx].iov_len = in[idx].msg_len;
+                out[replies].msg_hdr = in[idx].msg_hdr;
+                out[replies].msg_hdr.msg_iov = &iov[idx];
+                ++replies;
+            }
+            unsigned done = 0;
+            while (done < replies) {
+                const int s =
+                    ::sendmmsg(udp.get(), out.data() + done, replies - done, MSG_DONTWAIT);
+                if (s <= 0) { // ENOBUFS/EAGAIN: drop the rest of this batch, as UDP may
+                    udp_send_errors.add(replies - done);
+                    break;
+                }
+                done += static_cast<unsigned>(s);
+            }
+            udp_replies.add(done);
+            if (static_cast<std::size_t>(n) < kUdpBatch) return;
+        }
+    }
+
+    bool allow(const sockaddr_storage& from, Nanos second) {
+        if (rate_windows.size() > 100'000) rate_windows.clear(); // bounded memory under spoofing
+        auto& w = rate_windows[key_of(from)];
+        if (w.second != second) {
+            w.second = second;
+            w.count = 0;
+        }
+        if (static_cast<double>(w.count) >= cfg.udp_rate_limit) return false;
+        ++w.count;
+        return true;
+    }
+
+    [[nodiscard]] EchoStats snapshot() const {
+        EchoStats s;
+        s.connections_current = current.get();
+        s.connections_total = total.get();
+        s.connections_refused = refused.get();
+        s.connections_idle_closed = idle_closed.get();
+        s.connections_reset = reset.get();
+        s.tcp_bytes = tcp_bytes.get();
+        s.tcp_reads = tcp_reads.get();
+        s.udp_datagrams = udp_datagrams.get();
+        s.udp_replies = udp_replies.get();
+        s.udp_bytes = udp_bytes.get();
+        s.udp_rate_limited = udp_rate_limited.get();
+        s.udp_send_errors = udp_send_errors.get();
+        return s;
+    }
+
+    const EchoConfig& cfg;
+    std::atomic<std::uint64_t>& shared_now;
+    Fd listen, udp, stop_event, spare;
+    EpollPoller poller;
+    TimingWheel wheel;
+    std::vector<char> read_buffer;
+    std::vector<char> udp_buffers;
+    std::vector<std::unique_ptr<Conn>> conns; ///< indexed by fd
+    struct Window {
+        Nanos second = -1;
+        std::uint32_t count = 0;
+    };
+    std::unordered_map<SourceKey, Window, SourceKeyHash> rate_windows;
+    bool stopping = false;
+    std::thread thread;
+    std::atomic<int> cpu{-1};
+    mutable std::mutex error_mutex;
+    std::string error;
+    Counter current, total, refused, idle_closed, reset, tcp_bytes, tcp_reads, udp_datagrams,
+        udp_replies, udp_bytes, udp_rate_limited, udp_send_errors;
+};
+
+EchoServer::EchoServer(EchoConfig config) : config_(std::move(config)) {
+    if (!config_.tcp && !config_.udp)
+        throw std::invalid_argument("echo server: neither TCP nor UDP");
+    if (config_.threads < 1) config_.threads = 1;
+    // Bind the first worker's sockets; with port 0 the kernel picks the TCP port and UDP must
+    // get the same one, which can be taken: retry with a new pick a few times.
+    Fd tcp, udp;
+    Endpoint at = config_.listen;
+    for (int attempt = 0;; ++attempt) {
+        try {
+            tcp = config_.tcp ? open_listener(at, Protocol::tcp, config_.backlog) : Fd();
+            const Endpoint bound = tcp ? local_endpoint_of(tcp.get()) : at;
+            udp = config_.udp ? open_listener(bound, Protocol::udp, 0) : Fd();
+            local_ = tcp ? bound : local_endpoint_of(udp.get());
+            break;
+        } catch (const std::system_error& e) {
+            if (config_.listen.port() != 0 || e.code().value() != EADDRINUSE || attempt >= 20)
+                throw;
+        }
+    }
+    workers_.push_back(
+        std::make_unique<Worker>(config_, connections_now_, std::move(tcp), std::move(udp)));
+    for (int i = 1; i < config_.threads; ++i) {
+        Fd t = config_.tcp ? open_listener(local_, Protocol::tcp, config_.backlog) : Fd();
+        Fd u = config_.udp ? open_listener(local_, Protocol::udp, 0) : Fd();
+        workers_.push_back(
+            std::make_unique<Worker>(config_, connections_now_, std::move(t), std::move(u)));
+    }
+}
+
+EchoServer::~EchoServer() {
+    stop();
+}
+
+void EchoServer::start() {
+    if (started_) return;
+    started_ = true;
+    for (auto& w : workers_)
+        w->thread = std::thread([raw = w.get()] { raw->run(); });
+}
+
+void EchoServer::stop() {
+    for (auto& w : workers_) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(w->stop_event.get(), &one, sizeof one);
+    }
+    for (auto& w : workers_)
+        if (w->thread.joinable()) w->thread.join();
+}
+
+EchoStats EchoServer::stats() const {
+    EchoStats total;
+    for (const auto& w : workers_)
+        total.add(w->snapshot());
+    return total;
+}
+
+std::vector<int> EchoServer::worker_cpus() const {
+    std::vector<int> cpus;
+    for (const auto& w : workers_)
+        cpus.push_back(w->cpu.load(std::memory_order_relaxed));
+    return cpus;
+}
+
+std::string EchoServer::worker_error() const {
+    for (const auto& w : workers_) {
+        std::lock_guard lock(w->error_mutex);
+        if (!w->error.empty()) return w->error;
+    }
+    return {};
+}
+
+} // namespace netdx

@@ -1,0 +1,350 @@
+// netdx-echo: RFC 862 echo over TCP and UDP on one port.
+#include <csignal>
+#include <fcntl.h>
+#include <iostream>
+#include <optional>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <netdx/net/host_port.hpp>
+#include <netdx/net/resolver.hpp>
+#include <netdx/report/result.hpp>
+#include <netdx/report/units.hpp>
+#include <netdx/service/echo_server.hpp>
+#include <netdx/sys/fd.hpp>
+#include <netdx/sys/limits.hpp>
+#include <netdx/sys/parse_error.hpp>
+#include <netdx/sys/system_error.hpp>
+#include <netdx/sys/system_info.hpp>
+#include <netdx/version.hpp>
+
+#include "cli.hpp"
+#include "interrupt.hpp"
+
+namespace {
+
+using namespace netdx;
+
+const cli::ToolInfo kInfo{
+    .name = "netdx-echo",
+    .summary = "RFC 862 echo server: TCP and UDP on one port, for any echo client",
+    .metrics = {{"connections_refused", Unit::count, "connections refused (limit or descriptors)"},
+                {"connections_reset", Unit::count, "connections ended by an error"},
+                {"udp_rate_limited", Unit::count,
+                 "datagrams not echoed because of --udp-rate-limit"}},
+    .ndjson = true,
+    .csv = false,
+    .subcommands = {},
+    .delegate_prefix = {},
+};
+
+struct Options {
+    cli::CommonOptions common;
+    std::string listen = "127.0.0.1:7007";
+    bool tcp_only = false;
+    bool udp_only = false;
+    int threads = 0; ///< 0: one per usable CPU
+    int processes = 1;
+    Nanos idle_timeout = 0;
+    std::uint64_t max_connections = 0;
+    double udp_rate_limit = 0;
+    std::uint64_t write_buffer = 256 * 1024;
+    Nanos stats_interval = 0;
+    Nanos duration = 0;
+};
+
+void setup(CLI::App& app, Options& o) {
+    cli::add_common_options(app, o.common, kInfo);
+    app.add_option(
+           "-l,--listen", o.listen,
+           "Address to listen on (default 127.0.0.1:7007; a bare port listens on 127.0.0.1; "
+           "other addresses only when given)")
+        ->type_name("ADDR");
+    auto* t = app.add_flag("--tcp-only", o.tcp_only, "Serve TCP only");
+    auto* u = app.add_flag("--udp-only", o.udp_only, "Serve UDP only");
+    t->excludes(u);
+    app.add_option("-t,--threads", o.threads,
+                   "Event-loop threads per process (default: one per CPU)")
+        ->check(CLI::Range(1, 1024));
+    app.add_option("--processes", o.processes,
+                   "Processes sharing the port (SO_REUSEPORT), to pass one process's RLIMIT_NOFILE")
+        ->check(CLI::Range(1, 256));
+    cli::add_duration(app, "--idle-timeout", o.idle_timeout,
+                      "Close connections idle this long (e.g. 30s)");
+    cli::add_count(app, "--max-connections", o.max_connections,
+                   "Refuse (close at once) past this many connections");
+    cli::add_rate(app, "--udp-rate-limit", o.udp_rate_limit,
+                  "Most UDP replies per source address per second");
+    cli::add_size(
+        app, "--write-buffer", o.write_buffer,
+        "Unsent echo bytes kept per connection before it stops being read (default 256KiB)");
+    cli::add_duration(app, "--stats-interval", o.stats_interval, "Print statistics this often");
+    cli::add_duration(app, "--duration", o.duration,
+                      "Stop after this long (default: until SIGINT/SIGTERM)");
+}
+
+Endpoint resolve_listen(const std::string& text) {
+    const auto hp = parse_host_port(text, "127.0.0.1", 7007);
+    const auto r = resolve(hp);
+    if (!r.ok()) throw ParseError(fmt::format("--listen: {}", r.error));
+    return r.endpoints.front();
+}
+
+nlohmann::json stats_json(const EchoStats& s) {
+    return {{"connections_current", s.connections_current},
+            {"connections_total", s.connections_total},
+            {"connections_refused", s.connections_refused},
+            {"connections_idle_closed", s.connections_idle_closed},
+            {"connections_reset", s.connections_reset},
+            {"tcp_bytes", s.tcp_bytes},
+            {"tcp_reads", s.tcp_reads},
+            {"udp_datagrams", s.udp_datagrams},
+            {"udp_replies", s.udp_replies},
+            {"udp_bytes", s.udp_bytes},
+            {"udp_rate_limited", s.udp_rate_limited},
+            {"udp_send_errors", s.udp_send_errors}};
+}
+
+EchoStats stats_from_json(const nlohmann::json& j) {
+    EchoStats s;
+    s.connections_current = j.value("connections_current", 0ULL);
+    s.connections_total = j.value("connections_total", 0ULL);
+    s.connections_refused = j.value("connections_refused", 0ULL);
+    s.connections_idle_closed = j.value("connections_idle_closed", 0ULL);
+    s.connections_reset = j.value("connections_reset", 0ULL);
+    s.tcp_bytes = j.value("tcp_bytes", 0ULL);
+    s.tcp_reads = j.value("tcp_reads", 0ULL);
+    s.udp_datagrams = j.value("udp_datagrams", 0ULL);
+    s.udp_replies = j.value("udp_replies", 0ULL);
+    s.udp_bytes = j.value("udp_bytes", 0ULL);
+    s.udp_rate_limited = j.value("udp_rate_limited", 0ULL);
+    s.udp_send_errors = j.value("udp_send_errors", 0ULL);
+    return s;
+}
+
+/// A child process serving the same port; it reports its counters as JSON lines on a pipe.
+struct Child {
+    pid_t pid = -1;
+    Fd pipe;
+    std::string partial;
+    EchoStats last;
+    bool done = false;
+};
+
+/// Child side: serve until SIGTERM/SIGINT, writing stats every 200ms and once at the end.
+[[noreturn]] void child_main(const EchoConfig& cfg, int out_fd) {
+    int code = 0;
+    try {
+        EchoServer server(cfg);
+        server.start();
+        auto report = [&] {
+            const auto line = stats_json(server.stats()).dump() + "\n";
+            [[maybe_unused]] auto n = ::write(out_fd, line.data(), line.size());
+        };
+        while (!cli::interrupted() && server.worker_error().empty()) {
+            pollfd p{cli::interrupt_fd(), POLLIN, 0};
+            ::poll(&p, 1, 200);
+            report();
+        }
+        server.stop();
+        report();
+        if (!server.worker_error().empty()) code = to_int(ExitCode::system);
+    } catch (const std::exception& e) {
+        std::cerr << "netdx-echo: worker process: " << e.what() << '\n';
+        code = to_int(ExitCode::system);
+    }
+    ::_exit(code);
+}
+
+void read_child(Child& c) {
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(c.pipe.get(), buf, sizeof buf);
+        if (n <= 0) {
+            if (n == 0) c.done = true;
+            return;
+        }
+        c.partial.append(buf, static_cast<std::size_t>(n));
+        std::size_t nl;
+        while ((nl = c.partial.find('\n')) != std::string::npos) {
+            auto j = nlohmann::json::parse(c.partial.substr(0, nl), nullptr, false);
+            if (!j.is_discarded()) c.last = stats_from_json(j);
+            c.partial.erase(0, nl + 1);
+        }
+    }
+}
+
+Section stats_section(const std::string& name, const EchoStats& s, Nanos elapsed) {
+    Section sec;
+    sec.name = name;
+    sec.kind = Section::Kind::record;
+    sec.add({"elapsed_ns", "elapsed", Unit::ns}, Cell(elapsed));
+    sec.add({"connections_current", "connections now", Unit::count}, Cell(s.connections_current));
+    sec.add({"connections_total", "connections total", Unit::count}, Cell(s.connections_total));
+    sec.add({"connections_refused", "refused", Unit::count},
+            Cell(s.connections_refused, s.connections_refused ? Style::warn : Style::plain));
+    sec.add({"connections_idle_closed", "idle-closed", Unit::count},
+            Cell(s.connections_idle_closed));
+    sec.add({"connections_reset", "reset", Unit::count}, Cell(s.connections_reset));
+    sec.add({"tcp_bytes", "TCP bytes", Unit::bytes}, Cell(s.tcp_bytes));
+    sec.add({"tcp_reads", "TCP messages", Unit::count}, Cell(s.tcp_reads));
+    sec.add({"udp_datagrams", "UDP datagrams", Unit::count}, Cell(s.udp_datagrams));
+    sec.add({"udp_replies", "UDP replies", Unit::count}, Cell(s.udp_replies));
+    sec.add({"udp_bytes", "UDP bytes", Unit::bytes}, Cell(s.udp_bytes));
+    sec.add({"udp_rate_limited", "UDP rate-limited", Unit::count}, Cell(s.udp_rate_limited));
+    sec.add({"udp_send_errors", "UDP send errors", Unit::count}, Cell(s.udp_send_errors));
+    return sec;
+}
+
+int run(const Options& o) {
+    cli::install_interrupt_handlers();
+    cli::install_usr1_handler();
+    const auto info = read_system_info();
+    EchoConfig cfg;
+    cfg.listen = resolve_listen(o.listen);
+    cfg.tcp = !o.udp_only;
+    cfg.udp = !o.tcp_only;
+    cfg.threads = o.threads > 0 ? o.threads : std::max(1, info.usable_cpus);
+    cfg.idle_timeout = o.idle_timeout;
+    cfg.max_connections = o.max_connections;
+    cfg.udp_rate_limit = o.udp_rate_limit;
+    cfg.write_buffer = static_cast<std::size_t>(std::max<std::uint64_t>(o.write_buffer, 1));
+    const auto limit = raise_nofile_to_hard();
+
+    auto server = std::make_unique<EchoServer>(cfg);
+    cfg.listen = server->local_endpoint(); // children join the port actually bound
+    std::vector<Child> children;
+    for (int i = 1; i < o.processes; ++i) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe for an echo worker process");
+        const pid_t pid = ::fork();
+        if (pid < 0) throw_errno("fork an echo worker process");
+        if (pid == 0) {
+            ::close(fds[0]);
+            server.reset(); // the parent's sockets: this process binds its own
+            child_main(cfg, fds[1]);
+        }
+        ::close(fds[1]);
+        ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+        children.push_back(Child{pid, Fd(fds[0]), {}, {}, false});
+    }
+    server->start();
+
+    const auto protocols = std::string(cfg.tcp && cfg.udp ? "tcp+udp" : cfg.tcp ? "tcp" : "udp");
+    const bool human = o.common.format == Format::table;
+    if (!o.common.quiet)
+        std::cerr << fmt::format(
+            "netdx-echo: listening on {} ({}), {} thread{} x {} process{}, fd limit {}\n",
+            server->local_endpoint().to_string(), protocols, cfg.threads,
+            cfg.threads == 1 ? "" : "s", o.processes, o.processes == 1 ? "" : "es",
+            format_count(limit.soft));
+    if (o.common.format == Format::ndjson) {
+        cli::write_stdout(nlohmann::json{{"type", "listening"},
+                                         {"address", server->local_endpoint().to_string()},
+                                         {"port", server->local_endpoint().port()},
+                                         {"protocols", protocols}}
+                              .dump() +
+                          "\n");
+    }
+
+    auto reporter = make_reporter(o.common.format, {o.common.stdout_color(), true});
+    const Nanos start = monotonic_ns();
+    Nanos next_stats = o.stats_interval > 0 ? start + o.stats_interval : -1;
+    auto total_stats = [&] {
+        EchoStats s = server->stats();
+        for (auto& c : children) {
+            read_child(c);
+            s.add(c.last);
+        }
+        return s;
+    };
+    auto print_interval = [&](Nanos now) {
+        auto sec = stats_section("stats", total_stats(), now - start);
+        std::ostringstream out;
+        if (human) out << fmt::format("[{}] ", format_duration(static_cast<double>(now - start)));
+        reporter->write_interval(sec, out);
+        cli::write_stdout(out.str());
+    };
+    std::string failure;
+    while (!cli::interrupted()) {
+        const Nanos now = monotonic_ns();
+        if (o.duration > 0 && now - start >= o.duration) break;
+        if ((failure = server->worker_error()).size()) break;
+        if (next_stats > 0 && now >= next_stats) {
+            print_interval(now);
+            next_stats += o.stats_interval;
+        }
+        if (cli::take_usr1()) print_interval(now);
+        Nanos wait = 200 * kNanosPerMilli;
+        if (next_stats > 0) wait = std::min(wait, next_stats - now);
+        if (o.duration > 0) wait = std::min(wait, start + o.duration - now);
+        pollfd p{cli::interrupt_fd(), POLLIN, 0};
+        ::poll(&p, 1, static_cast<int>(std::max<Nanos>(wait, 0) / kNanosPerMilli) + 1);
+        cli::drain_interrupt_fd();
+    }
+    // Stop accepting and close cleanly, here and in the worker processes.
+    server->stop();
+    for (auto& c : children)
+        ::kill(c.pid, SIGTERM);
+    const Nanos deadline = monotonic_ns() + 5 * kNanosPerSecond;
+    for (auto& c : children) {
+        int status = 0;
+        while (::waitpid(c.pid, &status, WNOHANG) == 0) {
+            if (monotonic_ns() > deadline) {
+                ::kill(c.pid, SIGKILL);
+                ::waitpid(c.pid, &status, 0);
+                break;
+            }
+            ::usleep(10'000);
+        }
+        read_child(c);
+        if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && failure.empty())
+            failure = fmt::format("worker process {} exited {}", c.pid, WEXITSTATUS(status));
+    }
+
+    Report report;
+    report.tool = kInfo.name;
+    report.version = kVersion;
+    auto& setup_sec = report.section("server", "netdx-echo", Section::Kind::record);
+    setup_sec.add({"listen", "listening on", Unit::none},
+                  Cell(server->local_endpoint().to_string()));
+    setup_sec.add({"protocols", "protocols", Unit::none}, Cell(protocols));
+    setup_sec.add({"threads", "threads per process", Unit::count},
+                  Cell(static_cast<std::uint64_t>(cfg.threads)));
+    setup_sec.add({"processes", "processes", Unit::count},
+                  Cell(static_cast<std::uint64_t>(o.processes)));
+    std::string cpus;
+    for (int c : server->worker_cpus())
+        cpus += (cpus.empty() ? "" : ",") + (c < 0 ? std::string("?") : std::to_string(c));
+    setup_sec.add({"worker_cpus", "worker CPUs (last seen)", Unit::none}, Cell(cpus));
+    setup_sec.add({"kernel", "kernel", Unit::none}, Cell(info.kernel));
+    const auto final_stats = total_stats();
+    auto sec = stats_section("stats", final_stats, monotonic_ns() - start);
+    sec.title = "Statistics";
+    report.sections.push_back(std::move(sec));
+    if (!failure.empty()) report.notes.push_back("stopped by an error: " + failure);
+    report.checks =
+        evaluate(o.common.checks, {{"connections_refused", double(final_stats.connections_refused)},
+                                   {"connections_reset", double(final_stats.connections_reset)},
+                                   {"udp_rate_limited", double(final_stats.udp_rate_limited)}});
+    // SIGINT/SIGTERM is how a server is meant to stop: exit 0 after the final statistics.
+    const int code = cli::emit(report, o.common);
+    if (!failure.empty()) {
+        std::cerr << "netdx-echo: " << failure << '\n';
+        return to_int(ExitCode::system);
+    }
+    return code;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    return cli::run_main(
+        argc, argv, kInfo, [&](CLI::App& app) { setup(app, o); }, [&] { return run(o); });
+}
