@@ -107,6 +107,8 @@ public:
             if (!s.title.empty()) out << paint(Style::heading, s.title, opt_.color) << '\n';
             if (s.kind == Section::Kind::record)
                 write_record(s, out);
+            else if (s.transpose)
+                write_transposed(s, out);
             else
                 write_table(s, out);
         }
@@ -158,6 +160,30 @@ private:
             const auto text = format_value(row[i].value, s.fields[i].unit);
             out << "  " << pad(s.fields[i].title, w, false) << "  "
                 << paint(row[i].style, text, opt_.color) << '\n';
+        }
+    }
+
+    void write_transposed(const Section& s, std::ostream& out) const {
+        std::size_t title_w = 0;
+        for (const auto& f : s.fields)
+            if (!f.machine_only) title_w = std::max(title_w, display_width(f.title));
+        std::vector<std::vector<std::string>> text(s.rows.size());
+        std::vector<std::size_t> col_w(s.rows.size(), 0);
+        for (std::size_t r = 0; r < s.rows.size(); ++r) {
+            for (std::size_t i = 0; i < s.fields.size(); ++i) {
+                text[r].push_back(format_value(s.rows[r][i].value, s.fields[i].unit));
+                if (!s.fields[i].machine_only)
+                    col_w[r] = std::max(col_w[r], display_width(text[r].back()));
+            }
+        }
+        for (std::size_t i = 0; i < s.fields.size(); ++i) {
+            if (s.fields[i].machine_only) continue;
+            const bool header = i == s.column_field;
+            std::string line = "  " + pad(s.fields[i].title, title_w, false);
+            for (std::size_t r = 0; r < s.rows.size(); ++r)
+                line += "  " + paint(header ? Style::bold : s.rows[r][i].style,
+                                     pad(text[r][i], col_w[r], true), opt_.color);
+            out << (header ? paint(Style::bold, rtrim(line), opt_.color) : rtrim(line)) << '\n';
         }
     }
 

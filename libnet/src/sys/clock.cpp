@@ -5,6 +5,19 @@
 
 namespace netdx {
 
+bool sleep_until(Nanos deadline, Nanos spin_margin) {
+    const Nanos wake = deadline - spin_margin;
+    if (monotonic_ns() < wake) {
+        timespec ts{static_cast<time_t>(wake / kNanosPerSecond),
+                    static_cast<long>(wake % kNanosPerSecond)};
+        if (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) != 0) return false;
+    }
+    while (monotonic_ns() < deadline) {
+        __builtin_ia32_pause();
+    }
+    return true;
+}
+
 double measure_clock_read_cost_ns(int samples) {
     if (samples < 3) samples = 3;
     // Each sample times a block of reads so the result is not dominated by its own two reads.

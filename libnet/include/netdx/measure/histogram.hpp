@@ -33,7 +33,9 @@ __extension__ typedef unsigned __int128 Uint128;
 class Histogram {
 public:
     /// Tracks 0 .. highest_trackable ns (default: one hour) at three significant digits.
-    explicit Histogram(std::uint64_t highest_trackable = 3'600'000'000'000ULL);
+    Histogram() : Histogram(kDefaultHighest) {}
+    explicit Histogram(std::uint64_t highest_trackable);
+    static constexpr std::uint64_t kDefaultHighest = 3'600'000'000'000; ///< one hour in ns
 
     void record(std::uint64_t value_ns) { record_n(value_ns, 1); }
     void record_n(std::uint64_t value_ns, std::uint64_t count);

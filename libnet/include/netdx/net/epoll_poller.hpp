@@ -28,6 +28,7 @@ private:
     [[nodiscard]] std::uint32_t to_epoll(std::uint32_t interests) const;
     Fd epoll_;
     Trigger trigger_;
+    bool have_pwait2_ = true;
     std::vector<epoll_event> buffer_;
 };
 

@@ -74,6 +74,11 @@ struct Section {
     Kind kind = Kind::table;
     std::vector<Field> fields;
     std::vector<Row> rows;
+    /// Human table only: print each field as a line and each row as a column (a sweep
+    /// reads across: "p99  17us  19us  31us"). `column_field` is the field whose values
+    /// head the columns. JSON, NDJSON and CSV are not affected.
+    bool transpose = false;
+    std::size_t column_field = 0;
 
     /// Adds a row; throws std::logic_error when its width does not match the schema.
     Section& add_row(Row row);

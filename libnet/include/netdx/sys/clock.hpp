@@ -25,6 +25,11 @@ inline constexpr Nanos kNanosPerSecond = 1'000'000'000;
     return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
 }
 
+/// Sleeps until monotonic time `deadline`: clock_nanosleep until `spin_margin` before it, then
+/// spins on the clock, so wake-ups are accurate to about a microsecond rather than the
+/// scheduler's ~50-100us. Returns early (false) when a signal interrupts the sleep.
+bool sleep_until(Nanos deadline, Nanos spin_margin = 60 * kNanosPerMicro);
+
 /// Median cost of one monotonic_ns() call, measured over `samples` back-to-back reads.
 [[nodiscard]] double measure_clock_read_cost_ns(int samples = 20'001);
 

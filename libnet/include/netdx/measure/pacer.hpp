@@ -1,0 +1,45 @@
+#pragma once
+/// Open-loop schedule for paced load: when each request is *meant* to be sent, whatever
+/// happened to the previous ones. Latency is measured from these intended times, so a stall
+/// shows up in every request scheduled during it (coordinated-omission correction), not
+/// only in the one request that was stuck.
+///
+///   intended:  |----x----x----x----x----x----x----|     x = scheduled send
+///   server stalls    [=========]
+///   closed loop:      x.........x                 one slow sample, the stall hidden
+///   open loop:        x....x....x  (sent late, each measured from its x)
+///
+/// Thread safety: none; one pacer per sending thread (give each a rate share).
+
+#include <cstdint>
+#include <random>
+
+#include <netdx/sys/clock.hpp>
+
+namespace netdx {
+
+class Pacer {
+public:
+    /// `rate` sends per second starting at `start`; Poisson spacing when `poisson` (the
+    /// exponential gaps of independent arrivals), constant spacing otherwise.
+    Pacer(double rate, Nanos start, bool poisson = false, std::uint64_t seed = 1);
+
+    /// The intended time of the next send (advances the schedule).
+    Nanos next();
+    /// The intended time of the next send, without advancing.
+    [[nodiscard]] Nanos peek() const { return next_; }
+    [[nodiscard]] double rate() const { return rate_; }
+    [[nodiscard]] std::uint64_t issued() const { return issued_; }
+
+private:
+    double rate_;
+    double interval_ns_;
+    bool poisson_;
+    Nanos next_;
+    double carry_ = 0; ///< fractional nanoseconds, so long runs keep the exact rate
+    std::uint64_t issued_ = 0;
+    std::mt19937_64 rng_;
+    std::exponential_distribution<double> gap_;
+};
+
+} // namespace netdx

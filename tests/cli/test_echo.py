@@ -1,0 +1,250 @@
+"""netdx-echo against ordinary clients and hostile peers, on loopback."""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+import unittest
+
+from echo_server import EchoProcess, wait_until
+from netdx_test import TIMEOUT, require_program, run
+
+
+def tcp_echo(port, payload, host="127.0.0.1", family=socket.AF_INET):
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return got
+            got += d
+
+
+class EchoBasics(unittest.TestCase):
+    def test_tcp_and_udp_on_the_same_port(self):
+        with EchoProcess() as e:
+            self.assertEqual(tcp_echo(e.port, b"hello"), b"hello")
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.settimeout(5)
+            u.sendto(b"datagram", ("127.0.0.1", e.port))
+            self.assertEqual(u.recvfrom(100)[0], b"datagram")
+            doc = e.stop_json()
+        self.assertEqual(doc["stats"]["connections_total"], 1)
+        self.assertEqual(doc["stats"]["tcp_bytes"], 5)
+        self.assertEqual(doc["stats"]["udp_replies"], 1)
+        self.assertEqual(doc["server"]["protocols"], "tcp+udp")
+
+    def test_socat_is_an_ordinary_client(self):
+        require_program("socat")
+        with EchoProcess() as e:
+            for proto in ["TCP", "UDP"]:
+                r = subprocess.run(["socat", "-t", "2", "-", f"{proto}:127.0.0.1:{e.port}"], input=b"via socat\n",
+                                   stdout=subprocess.PIPE, timeout=TIMEOUT)
+                self.assertEqual(r.stdout, b"via socat\n", proto)
+
+    def test_large_message_and_half_close(self):
+        payload = os.urandom(3 * 1024 * 1024)
+        with EchoProcess() as e:
+            self.assertEqual(tcp_echo(e.port, payload), payload)
+
+    def test_datagrams_of_0_and_65507_bytes_and_no_amplification(self):
+        with EchoProcess() as e:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.settimeout(5)
+            for n in [0, 1, 1472, 65507]:
+                data = os.urandom(n)
+                u.sendto(data, ("127.0.0.1", e.port))
+                reply = u.recvfrom(70000)[0]
+                self.assertEqual(reply, data, n)
+
+    def test_ipv6(self):
+        with EchoProcess(listen="[::1]:0") as e:
+            self.assertEqual(e.host, "::1")
+            with socket.create_connection(("::1", e.port), timeout=10) as s:
+                s.sendall(b"six")
+                self.assertEqual(s.recv(10), b"six")
+
+    def test_tcp_only_and_udp_only(self):
+        with EchoProcess("--tcp-only") as e:
+            self.assertEqual(tcp_echo(e.port, b"t"), b"t")
+            self.assertEqual(e.stop_json()["server"]["protocols"], "tcp")
+        with EchoProcess("--udp-only") as e:
+            with self.assertRaises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", e.port), timeout=5)
+
+
+class EchoHostilePeers(unittest.TestCase):
+    def test_thousands_of_connections_reset_at_once_leak_nothing(self):
+        with EchoProcess("--threads", "2") as e:
+            baseline = e.fd_count()
+            socks = []
+            for _ in range(3000):
+                s = socket.socket()
+                s.connect(("127.0.0.1", e.port))
+                socks.append(s)
+            self.assertTrue(wait_until(lambda: e.fd_count() >= baseline + 3000), e.fd_count())
+            for s in socks:  # RST, not FIN
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            self.assertTrue(wait_until(lambda: e.fd_count() == baseline), (e.fd_count(), baseline))
+            self.assertEqual(tcp_echo(e.port, b"still serving"), b"still serving")
+            doc = e.stop_json()
+        self.assertEqual(doc["stats"]["connections_current"], 0)
+        self.assertEqual(doc["stats"]["connections_total"], 3001)
+
+    def test_slow_reader_memory_is_bounded_and_others_are_served(self):
+        with EchoProcess("--threads", "1", "--write-buffer", "64KiB") as e:
+            before = e.rss_kib()
+            hog = socket.create_connection(("127.0.0.1", e.port))
+            hog.setblocking(False)
+            sent = 0
+            chunk = b"z" * 65536
+            last_progress = time.monotonic()
+            # Push until the connection has taken nothing for two seconds (or 64 MiB went).
+            while time.monotonic() - last_progress < 2.0 and sent < 64 * 1024 * 1024:
+                try:
+                    sent += hog.send(chunk)
+                    last_progress = time.monotonic()
+                except BlockingIOError:
+                    time.sleep(0.02)
+            # The hog never reads; the server must not buffer what it cannot send.
+            self.assertLess(sent, 32 * 1024 * 1024, "the server kept reading a peer that never reads")
+            self.assertLess(e.rss_kib() - before, 16 * 1024)
+            self.assertEqual(tcp_echo(e.port, b"next client"), b"next client")
+            hog.close()
+
+    def test_flood_of_one_byte_writes(self):
+        with EchoProcess() as e:
+            with socket.create_connection(("127.0.0.1", e.port), timeout=10) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for i in range(20000):
+                    s.send(bytes([i % 256]))
+                s.shutdown(socket.SHUT_WR)
+                got = b""
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    got += d
+            self.assertEqual(got, bytes(i % 256 for i in range(20000)))
+
+    def test_half_closed_peer_gets_everything_then_eof(self):
+        with EchoProcess() as e:
+            with socket.create_connection(("127.0.0.1", e.port), timeout=10) as s:
+                s.sendall(b"a" * 100000)
+                s.shutdown(socket.SHUT_WR)
+                time.sleep(0.2)
+                got = b""
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    got += d
+                self.assertEqual(len(got), 100000)
+
+
+class EchoLimits(unittest.TestCase):
+    def test_max_connections_refuses_and_counts(self):
+        with EchoProcess("--max-connections", "3") as e:
+            keep = [socket.create_connection(("127.0.0.1", e.port), timeout=5) for _ in range(3)]
+            for s in keep:
+                s.sendall(b"k")
+                self.assertEqual(s.recv(1), b"k")
+            extra = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+            extra.settimeout(5)
+            try:
+                self.assertEqual(extra.recv(1), b"")  # closed at once
+            except ConnectionResetError:
+                pass
+            doc = e.stop_json()
+        self.assertEqual(doc["stats"]["connections_refused"], 1)
+
+    def test_idle_timeout_closes_idle_connections_only(self):
+        with EchoProcess("--idle-timeout", "300ms") as e:
+            idle = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+            busy = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+            start = time.monotonic()
+            for _ in range(10):  # busy talks every 100ms for a second: never idle 300ms
+                busy.sendall(b"b")
+                self.assertEqual(busy.recv(1), b"b")
+                time.sleep(0.1)
+            idle.settimeout(5)
+            self.assertEqual(idle.recv(1), b"")
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+            doc = e.stop_json()
+        self.assertEqual(doc["stats"]["connections_idle_closed"], 1)
+
+    def test_udp_rate_limit_per_source(self):
+        with EchoProcess("--udp-rate-limit", "5/s") as e:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.settimeout(0.3)
+            for i in range(40):
+                u.sendto(b"r", ("127.0.0.1", e.port))
+            replies = 0
+            try:
+                while True:
+                    u.recvfrom(10)
+                    replies += 1
+            except socket.timeout:
+                pass
+            doc = e.stop_json()
+        self.assertGreaterEqual(replies, 5)
+        self.assertLessEqual(replies, 10)  # at most two one-second windows
+        self.assertEqual(doc["stats"]["udp_rate_limited"], 40 - replies)
+
+
+class EchoLifecycle(unittest.TestCase):
+    def test_sigusr1_prints_stats_and_sigterm_exits_0_with_final_stats(self):
+        with EchoProcess(fmt="--ndjson") as e:
+            tcp_echo(e.port, b"abc")
+            os.kill(e.pid, signal.SIGUSR1)
+            time.sleep(0.5)
+            code, out, _ = e.stop()
+        self.assertEqual(code, 0)
+        records = [json.loads(line) for line in out.splitlines()]
+        types = [r["type"] for r in records]
+        self.assertEqual(types[0], "listening")
+        self.assertGreaterEqual(types.count("stats"), 2)  # SIGUSR1 and the final one
+        self.assertEqual(records[-1]["type"], "stats")
+
+    def test_sigint_is_a_clean_stop_too(self):
+        with EchoProcess() as e:
+            code, out, _ = e.stop(signal.SIGINT)
+        self.assertEqual(code, 0)
+        self.assertIn("stats", json.loads(out))
+
+    def test_stats_interval_and_duration(self):
+        r = run(["netdx-echo", "--listen", "127.0.0.1:0", "--duration", "1s", "--stats-interval", "300ms", "--ndjson"])
+        self.assertEqual(r.returncode, 0)
+        kinds = [json.loads(l)["type"] for l in r.stdout.splitlines()]
+        self.assertGreaterEqual(kinds.count("stats"), 3)
+
+    def test_processes_share_the_port_and_their_counters_merge(self):
+        with EchoProcess("--processes", "3", "--threads", "1") as e:
+            for i in range(60):
+                self.assertEqual(tcp_echo(e.port, b"p%d" % i), b"p%d" % i)
+            doc = e.stop_json()
+        self.assertEqual(doc["server"]["processes"], 3)
+        self.assertEqual(doc["stats"]["connections_total"], 60)
+        self.assertEqual(doc["stats"]["tcp_bytes"], sum(len(b"p%d" % i) for i in range(60)))
+
+
+class EchoErrors(unittest.TestCase):
+    def test_bad_listen_address_is_a_usage_error(self):
+        r = run(["netdx-echo", "--listen", "127.0.0.1:99999"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bad port '99999'", r.stderr)
+
+    def test_port_taken_is_a_system_error_naming_the_address(self):
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        r = run(["netdx-echo", "--listen", f"127.0.0.1:{port}", "--tcp-only", "--duration", "1s"])
+        blocker.close()
+        self.assertEqual(r.returncode, 71)
+        self.assertIn(f"bind 127.0.0.1:{port}: Address already in use", r.stderr)

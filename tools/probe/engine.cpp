@@ -1,0 +1,749 @@
+#include "engine.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <netdx/measure/pacer.hpp>
+#include <netdx/net/epoll_poller.hpp>
+#include <netdx/report/units.hpp>
+#include <netdx/sys/system_error.hpp>
+
+namespace netdx::probe {
+
+void Result::merge(const Result& o) {
+    rtt.merge(o.rtt);
+    rtt_actual.merge(o.rtt_actual);
+    lag.merge(o.lag);
+    sent += o.sent;
+    received += o.received;
+    lost += o.lost;
+    late += o.late;
+    duplicates += o.duplicates;
+    reordered += o.reordered;
+    refused += o.refused;
+    timeouts += o.timeouts;
+    for (const auto& [k, v] : o.errors)
+        errors[k] += v;
+    cpus.insert(cpus.end(), o.cpus.begin(), o.cpus.end());
+    if (socket_options.empty()) socket_options = o.socket_options;
+    measured_ns = std::max(measured_ns, o.measured_ns);
+}
+
+std::uint64_t Result::error_count() const {
+    std::uint64_t n = 0;
+    for (const auto& [k, v] : errors)
+        n += v;
+    return n;
+}
+
+void IntervalCollector::add(std::uint64_t index, const Histogram& h, std::uint64_t sent,
+                            std::uint64_t lost) {
+    std::lock_guard lock(mutex_);
+    auto& slot = slots_[index];
+    slot.rtt.merge(h);
+    slot.sent += sent;
+    slot.lost += lost;
+}
+
+IntervalCollector::Slot IntervalCollector::take(std::uint64_t index) {
+    std::lock_guard lock(mutex_);
+    auto it = slots_.find(index);
+    if (it == slots_.end()) return {};
+    Slot s = std::move(it->second);
+    slots_.erase(it);
+    return s;
+}
+
+void Shared::fail(Failure f, std::string text) {
+    {
+        std::lock_guard lock(failure_mutex);
+        if (failure == Failure::none) {
+            failure = f;
+            failure_text = std::move(text);
+        }
+    }
+    stop.store(true, std::memory_order_relaxed);
+}
+
+namespace {
+
+constexpr std::uint32_t kMagic = 0x3158444e;  // "NDX1"
+constexpr std::uint64_t kPatternStride = 251; // prime: consecutive messages differ everywhere
+
+/// The bytes of message `seq`: a slice of one long pattern, so the echo can be checked
+/// without keeping copies of what was sent.
+class Pattern {
+public:
+    explicit Pattern(std::size_t size) : bytes_(size + kPatternStride + 1) {
+        for (std::size_t i = 0; i < bytes_.size(); ++i)
+            bytes_[i] = static_cast<char>((i * 7 + 3) & 0xff);
+    }
+    [[nodiscard]] const char* at(std::uint64_t seq) const {
+        return bytes_.data() + seq % kPatternStride;
+    }
+
+private:
+    std::vector<char> bytes_;
+};
+
+/// UDP datagram: magic, sequence, send time, then the pattern.
+void fill_datagram(char* out, std::size_t size, std::uint64_t seq, Nanos sent, const Pattern& p) {
+    std::memcpy(out + kUdpHeader, p.at(seq) + kUdpHeader, size - kUdpHeader);
+    std::memcpy(out, &kMagic, 4);
+    std::memcpy(out + 4, &seq, 8);
+    std::memcpy(out + 12, &sent, 8);
+}
+
+enum class SeqState : std::uint8_t { free, outstanding, received, lost };
+
+/// Recent UDP sequence numbers and what became of them (a window of 64Ki).
+class SeqWindow {
+public:
+    struct Entry {
+        std::uint64_t seq = ~std::uint64_t{0};
+        Nanos intended = 0;
+        Nanos actual = 0;
+        SeqState state = SeqState::free;
+    };
+    Entry& slot(std::uint64_t seq) { return entries_[seq & (entries_.size() - 1)]; }
+    Entry* find(std::uint64_t seq) {
+        Entry& e = slot(seq);
+        return e.seq == seq ? &e : nullptr;
+    }
+
+private:
+    std::vector<Entry> entries_ = std::vector<Entry>(65536);
+};
+
+class Worker {
+public:
+    Worker(const Config& c, Shared& s, int index)
+        : cfg_(c), shared_(s), index_(index), pattern_(std::max(c.size, kUdpHeader)) {}
+
+    Result result;
+
+    void run() {
+        try {
+            pin();
+            // Paced sends need wake-ups on time: no timer slack (50us by default) for this thread.
+            if (cfg_.mode != Mode::pingpong) ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+            switch (cfg_.mode) {
+            case Mode::connect:
+                connect_loop();
+                break;
+            case Mode::pingpong:
+                if (my_connections() == 1 && cfg_.inflight == 1)
+                    single_pingpong();
+                else
+                    event_loop();
+                break;
+            case Mode::paced:
+                event_loop();
+                break;
+            }
+        } catch (const std::system_error& e) {
+            shared_.fail(Failure::system, e.what());
+        }
+        flush_interval();
+        const int cpu = ::sched_getcpu();
+        if (cpu >= 0) result.cpus.push_back(cpu);
+    }
+
+private:
+    // ---------------------------------------------------------------- shared pieces
+
+    [[nodiscard]] int my_connections() const {
+        return cfg_.connections / cfg_.threads + (index_ < cfg_.connections % cfg_.threads ? 1 : 0);
+    }
+
+    void pin() const {
+        if (cfg_.cpus.empty()) return;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(
+            static_cast<unsigned>(cfg_.cpus[static_cast<std::size_t>(index_) % cfg_.cpus.size()]),
+            &set);
+        if (::pthread_setaffinity_np(::pthread_self(), sizeof set, &set) != 0)
+            throw system_error(errno, "pinning a probe thread (--cpu)");
+    }
+
+    [[nodiscard]] bool stopping(Nanos now) const {
+        return shared_.stop.load(std::memory_order_relaxed) ||
+               (shared_.end > 0 && now >= shared_.end);
+    }
+
+    /// Records one sample; warm-up samples and samples past the count are dropped.
+    void record(Nanos now, Nanos sent_at, Nanos rtt, Nanos rtt_actual = -1, Nanos lag = -1) {
+        if (sent_at < shared_.measure_from) return;
+        if (cfg_.count > 0 && shared_.remaining.fetch_sub(1, std::memory_order_relaxed) <= 0) {
+            shared_.stop.store(true, std::memory_order_relaxed);
+            return;
+        }
+        ++result.received;
+        const auto v = static_cast<std::uint64_t>(std::max<Nanos>(rtt, 0));
+        result.rtt.record(v);
+        if (rtt_actual >= 0) result.rtt_actual.record(static_cast<std::uint64_t>(rtt_actual));
+        if (lag >= 0) result.lag.record(static_cast<std::uint64_t>(lag));
+        result.measured_ns = now - shared_.measure_from;
+        if (cfg_.interval > 0) {
+            const auto idx =
+                static_cast<std::uint64_t>((now - shared_.measure_from) / cfg_.interval);
+            if (idx != interval_index_) flush_interval(idx);
+            interval_.record(v);
+            ++interval_sent_;
+        }
+    }
+
+    /// Only sends after warm-up count.
+    void count_sent(Nanos sent_at) {
+        if (sent_at >= shared_.measure_from) ++result.sent;
+    }
+
+    void count_lost(Nanos sent_at) {
+        if (sent_at < shared_.measure_from) return;
+        ++result.lost;
+        if (cfg_.interval > 0) ++interval_lost_;
+    }
+
+    void flush_interval(std::uint64_t next = 0) {
+        if (cfg_.interval > 0 && (interval_.count() > 0 || interval_lost_ > 0))
+            shared_.intervals.add(interval_index_, interval_, interval_sent_ + interval_lost_,
+                                  interval_lost_);
+        interval_.reset();
+        interval_sent_ = interval_lost_ = 0;
+        interval_index_ = next;
+    }
+
+    /// Opens and connects one socket; nullopt-like (invalid Fd) after recording the failure.
+    Fd open_connection() {
+        Fd fd = open_socket(cfg_.target.family(), cfg_.protocol, true);
+        if (cfg_.protocol == Protocol::tcp)
+            set_int_option(fd.get(), IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+        if (cfg_.busy_poll) {
+            const int us = 50; // SO_BUSY_POLL above net.core.busy_read needs CAP_NET_ADMIN
+            static_cast<void>(::setsockopt(fd.get(), SOL_SOCKET, SO_BUSY_POLL, &us, sizeof us));
+        }
+        int err = start_connect(fd.get(), cfg_.target);
+        if (err == EINPROGRESS) {
+            pollfd p{fd.get(), POLLOUT, 0};
+            const int ms = static_cast<int>(std::max<Nanos>(cfg_.timeout / kNanosPerMilli, 1));
+            const int rc = retry_eintr([&] { return ::poll(&p, 1, ms); });
+            err = rc == 0 ? ETIMEDOUT : pending_error(fd.get());
+        }
+        if (err != 0) {
+            shared_.fail(
+                Failure::unavailable,
+                fmt::format("connect {}: {}", cfg_.target.to_string(), std::strerror(err)));
+            return Fd();
+        }
+        if (result.socket_options.empty())
+            result.socket_options = describe_socket_options(fd.get(), cfg_.protocol);
+        return fd;
+    }
+
+    void fail_io(int err, const char* doing) {
+        if (err == ECONNREFUSED && cfg_.protocol == Protocol::udp)
+            shared_.fail(Failure::unavailable,
+                         fmt::format("UDP {}: nothing listens there (ICMP port unreachable)",
+                                     cfg_.target.to_string()));
+        else if (err == ECONNRESET || err == EPIPE)
+            shared_.fail(Failure::unavailable,
+                         fmt::format("{} {}: the peer reset the connection mid-run", doing,
+                                     cfg_.target.to_string()));
+        else
+            shared_.fail(
+                Failure::unavailable,
+                fmt::format("{} {}: {}", doing, cfg_.target.to_string(), std::strerror(err)));
+    }
+
+    void corrupt(std::uint64_t seq, std::size_t offset) {
+        shared_.fail(
+            Failure::corrupt,
+            fmt::format("corrupt echo from {}: message {} differs from what was sent at byte {}",
+                        cfg_.target.to_string(), seq, offset));
+    }
+
+    // ------------------------------------------- one connection, one message in flight
+
+    /// The lowest-overhead path: one send, then read until the whole echo is back. Blocking
+    /// reads with a short timeout (so stop and --timeout are noticed), or spinning on
+    /// non-blocking reads with --busy-poll.
+    void single_pingpong() {
+        Fd fd = open_connection();
+        if (!fd) return;
+        const int flags = cfg_.busy_poll ? MSG_DONTWAIT : 0;
+        if (!cfg_.busy_poll) {
+            const timeval tv{0, 100'000};
+            ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            const int fl = ::fcntl(fd.get(), F_GETFL);
+            ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+        }
+        std::vector<char> rx(std::max<std::size_t>(cfg_.size, 65536));
+        std::vector<char> dgram(std::max(cfg_.size, kUdpHeader));
+        SeqWindow window;
+        for (std::uint64_t seq = 0;; ++seq) {
+            Nanos t0 = monotonic_ns();
+            if (stopping(t0)) return;
+            if (cfg_.protocol == Protocol::tcp) {
+                if (!send_all(fd.get(), pattern_.at(seq), cfg_.size, t0)) return;
+                count_sent(t0);
+                std::size_t got = 0;
+                while (got < cfg_.size) {
+                    const ssize_t n =
+                        ::recv(fd.get(), rx.data(), std::min(rx.size(), cfg_.size - got), flags);
+                    if (n > 0) {
+                        if (std::memcmp(rx.data(), pattern_.at(seq) + got,
+                                        static_cast<std::size_t>(n)) != 0)
+                            return corrupt(
+                                seq, got + first_difference(rx.data(), pattern_.at(seq) + got));
+                        got += static_cast<std::size_t>(n);
+                        continue;
+                    }
+                    if (n == 0)
+                        return shared_.fail(Failure::unavailable,
+                                            fmt::format("{} closed the connection mid-run",
+                                                        cfg_.target.to_string()));
+                    if (errno != EAGAIN && errno != EINTR) return fail_io(errno, "recv from");
+                    const Nanos now = monotonic_ns();
+                    if (now - t0 > cfg_.timeout)
+                        return shared_.fail(
+                            Failure::unavailable,
+                            fmt::format("no echo from {} within {}", cfg_.target.to_string(),
+                                        format_duration(static_cast<double>(cfg_.timeout))));
+                    if (shared_.stop.load(std::memory_order_relaxed)) return;
+                }
+                const Nanos t1 = monotonic_ns();
+                record(t1, t0, t1 - t0);
+            } else {
+                auto& e = window.slot(seq);
+                e = {seq, t0, t0, SeqState::outstanding};
+                fill_datagram(dgram.data(), dgram.size(), seq, t0, pattern_);
+                if (::send(fd.get(), dgram.data(), dgram.size(), 0) < 0) {
+                    if (errno == EAGAIN || errno == ENOBUFS) continue;
+                    return fail_io(errno, "send to");
+                }
+                count_sent(t0);
+                for (;;) {
+                    const ssize_t n = ::recv(fd.get(), rx.data(), rx.size(), flags);
+                    const Nanos now = monotonic_ns();
+                    if (n >= 0) {
+                        const auto got = check_datagram(rx.data(), static_cast<std::size_t>(n));
+                        if (!got) return;
+                        if (*got == seq) {
+                            e.state = SeqState::received;
+                            record(now, t0, now - t0);
+                            break;
+                        }
+                        classify_stray(window, *got, seq);
+                        continue;
+                    }
+                    if (errno != EAGAIN && errno != EINTR) return fail_io(errno, "recv from");
+                    if (now - t0 >= cfg_.timeout) {
+                        e.state = SeqState::lost;
+                        count_lost(t0);
+                        break;
+                    }
+                    if (stopping(now)) return;
+                }
+            }
+        }
+    }
+
+    static std::size_t first_difference(const char* a, const char* b) {
+        std::size_t i = 0;
+        while (a[i] == b[i])
+            ++i;
+        return i;
+    }
+
+    bool send_all(int fd, const char* data, std::size_t n, Nanos t0) {
+        std::size_t off = 0;
+        while (off < n) {
+            const ssize_t w = ::send(fd, data + off, n - off, MSG_NOSIGNAL);
+            if (w > 0) {
+                off += static_cast<std::size_t>(w);
+                continue;
+            }
+            if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+                const Nanos now = monotonic_ns();
+                if (now - t0 > cfg_.timeout) {
+                    shared_.fail(Failure::unavailable,
+                                 fmt::format("{} stopped reading (send blocked for {})",
+                                             cfg_.target.to_string(),
+                                             format_duration(static_cast<double>(cfg_.timeout))));
+                    return false;
+                }
+                if (shared_.stop.load(std::memory_order_relaxed)) return false;
+                continue;
+            }
+            fail_io(errno, "send to");
+            return false;
+        }
+        return true;
+    }
+
+    /// The sequence number of a received UDP echo, after checking it is one of ours and intact.
+    std::optional<std::uint64_t> check_datagram(const char* data, std::size_t n) {
+        std::uint32_t magic = 0;
+        std::uint64_t seq = 0;
+        if (n >= kUdpHeader) {
+            std::memcpy(&magic, data, 4);
+            std::memcpy(&seq, data + 4, 8);
+        }
+        if (n != std::max(cfg_.size, kUdpHeader) || magic != kMagic) {
+            shared_.fail(Failure::corrupt,
+                         fmt::format("corrupt echo from {}: a {}-byte datagram that is not one of "
+                                     "ours came back (sent {} bytes)",
+                                     cfg_.target.to_string(), n, std::max(cfg_.size, kUdpHeader)));
+            return std::nullopt;
+        }
+        if (std::memcmp(data + kUdpHeader, pattern_.at(seq) + kUdpHeader, n - kUdpHeader) != 0) {
+            corrupt(seq, kUdpHeader +
+                             first_difference(data + kUdpHeader, pattern_.at(seq) + kUdpHeader));
+            return std::nullopt;
+        }
+        return seq;
+    }
+
+    /// A reply that is not the one awaited: late (its request was counted lost), duplicate,
+    /// or (in open loop) out of order.
+    void classify_stray(SeqWindow& window, std::uint64_t got, std::uint64_t /*awaited*/) {
+        SeqWindow::Entry* e = window.find(got);
+        if (e == nullptr || e->state == SeqState::lost)
+            ++result.late;
+        else if (e->state == SeqState::received)
+            ++result.duplicates;
+    }
+
+    // ------------------------------------------------ many connections / paced (epoll)
+
+    struct Conn {
+        Fd fd;
+        std::deque<SeqWindow::Entry> inflight; ///< TCP: replies come back in this order
+        std::uint64_t next_seq = 0;
+        std::size_t rx_offset = 0; ///< TCP: bytes of the oldest reply received
+        std::uint64_t highest_received = ~std::uint64_t{0}; ///< UDP: reordering is per connection
+        std::string tx; ///< TCP: bytes not yet taken by the socket
+        std::size_t tx_offset = 0;
+        bool want_write = false;
+    };
+
+    void event_loop() {
+        EpollPoller poller;
+        std::vector<Conn> conns(static_cast<std::size_t>(my_connections()));
+        for (std::size_t i = 0; i < conns.size(); ++i) {
+            conns[i].fd = open_connection();
+            if (!conns[i].fd) return;
+            poller.add(conns[i].fd.get(), interest::read, i);
+        }
+        // UDP sequence numbers are unique per thread (one window), TCP's per connection.
+        std::uint64_t udp_seq = 0;
+        SeqWindow window;
+        std::deque<std::pair<std::size_t, std::uint64_t>>
+            udp_deadlines; // (conn, seq) in send order
+        std::vector<char> rx(65536 + 16);
+        std::vector<char> dgram(std::max(cfg_.size, kUdpHeader));
+        const bool paced = cfg_.mode == Mode::paced;
+        const Nanos begin = monotonic_ns();
+        Pacer pacer(paced ? cfg_.rate / cfg_.threads : 1.0, begin, cfg_.poisson,
+                    std::uint64_t{0x9E3779B97F4A7C15} * static_cast<std::uint64_t>(index_ + 1));
+        std::size_t rr = 0;
+
+        auto send_one = [&](std::size_t ci, Nanos intended) -> bool {
+            Conn& c = conns[ci];
+            const Nanos actual = monotonic_ns();
+            if (cfg_.protocol == Protocol::udp) {
+                const std::uint64_t seq = udp_seq++;
+                auto& e = window.slot(seq);
+                e = {seq, intended, actual, SeqState::outstanding};
+                fill_datagram(dgram.data(), dgram.size(), seq, actual, pattern_);
+                if (::send(c.fd.get(), dgram.data(), dgram.size(), 0) < 0) {
+                    if (errno != EAGAIN && errno != ENOBUFS) {
+                        fail_io(errno, "send to");
+                        return false;
+                    }
+                    // The socket buffer is full: the datagram is lost on our side.
+                    e.state = SeqState::lost;
+                    count_lost(actual);
+                    return true;
+                }
+                udp_deadlines.emplace_back(ci, seq);
+                count_sent(actual);
+                return true;
+            }
+            const std::uint64_t seq = c.next_seq++;
+            c.inflight.push_back({seq, intended, actual, SeqState::outstanding});
+            count_sent(actual);
+            if (!c.tx.empty()) { // earlier bytes still queued: keep order
+                c.tx.append(pattern_.at(seq), cfg_.size);
+                return true;
+            }
+            const ssize_t w =
+                ::send(c.fd.get(), pattern_.at(seq), cfg_.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+            std::size_t done = w > 0 ? static_cast<std::size_t>(w) : 0;
+            if (w < 0 && errno != EAGAIN) {
+                fail_io(errno, "send to");
+                return false;
+            }
+            if (done < cfg_.size) {
+                c.tx.assign(pattern_.at(seq) + done, cfg_.size - done);
+                c.tx_offset = 0;
+                c.want_write = true;
+                poller.modify(c.fd.get(), interest::read | interest::write, ci);
+            }
+            return true;
+        };
+
+        if (!paced) {
+            for (std::size_t ci = 0; ci < conns.size(); ++ci)
+                for (int k = 0; k < cfg_.inflight; ++k)
+                    if (!send_one(ci, monotonic_ns())) return;
+        }
+
+        std::array<PollEvent, 64> events;
+        for (;;) {
+            Nanos now = monotonic_ns();
+            if (stopping(now)) return;
+            // Paced sends that are due (several, if we fell behind: open loop never skips).
+            if (paced) {
+                while (pacer.peek() <= now) {
+                    const Nanos intended = pacer.next();
+                    if (!send_one(rr++ % conns.size(), intended)) return;
+                    now = monotonic_ns();
+                }
+            }
+            // UDP requests past their timeout are lost; ping-pong replaces them.
+            while (!udp_deadlines.empty()) {
+                auto [ci, seq] = udp_deadlines.front();
+                auto* e = window.find(seq);
+                if (e == nullptr || e->state != SeqState::outstanding) {
+                    udp_deadlines.pop_front();
+                    continue;
+                }
+                if (now - e->actual < cfg_.timeout) break;
+                e->state = SeqState::lost;
+                count_lost(e->actual);
+                udp_deadlines.pop_front();
+                if (!paced && !send_one(ci, monotonic_ns())) return;
+            }
+            // TCP: the oldest request on any connection must be answered within --timeout.
+            if (cfg_.protocol == Protocol::tcp) {
+                for (const auto& c : conns) {
+                    if (!c.inflight.empty() && now - c.inflight.front().actual > cfg_.timeout)
+                        return shared_.fail(
+                            Failure::unavailable,
+                            fmt::format("no echo from {} within {}", cfg_.target.to_string(),
+                                        format_duration(static_cast<double>(cfg_.timeout))));
+                }
+            }
+            // Sleep until shortly before the next paced send, then spin: the kernel's timer
+            // slack (50us by default) would otherwise make every send late.
+            constexpr Nanos kSpinMargin = 80 * kNanosPerMicro;
+            Nanos wait = 100 * kNanosPerMilli;
+            if (paced) wait = std::min(wait, pacer.peek() - now - kSpinMargin);
+            if (!udp_deadlines.empty()) {
+                if (auto* e = window.find(udp_deadlines.front().second))
+                    wait = std::min(wait, e->actual + cfg_.timeout - now);
+            }
+            if (cfg_.busy_poll || wait < 0) wait = 0;
+            const auto n = poller.wait(events, std::max<Nanos>(wait, 0));
+            for (std::size_t i = 0; i < n; ++i) {
+                const auto ci = static_cast<std::size_t>(events[i].token);
+                Conn& c = conns[ci];
+                if (events[i].writable && c.want_write && !flush(c, poller, ci)) return;
+                if (!(events[i].readable || events[i].error || events[i].hangup)) continue;
+                if (cfg_.protocol == Protocol::tcp) {
+                    if (!read_tcp(c, ci, rx, send_one, paced)) return;
+                } else {
+                    if (!read_udp(c, ci, rx, window, send_one, paced)) return;
+                }
+            }
+        }
+    }
+
+    bool flush(Conn& c, EpollPoller& poller, std::size_t ci) {
+        const ssize_t w = ::send(c.fd.get(), c.tx.data() + c.tx_offset, c.tx.size() - c.tx_offset,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EAGAIN) return true;
+            fail_io(errno, "send to");
+            return false;
+        }
+        c.tx_offset += static_cast<std::size_t>(w);
+        if (c.tx_offset == c.tx.size()) {
+            c.tx.clear();
+            c.tx_offset = 0;
+            c.want_write = false;
+            poller.modify(c.fd.get(), interest::read, ci);
+        }
+        return true;
+    }
+
+    template <typename SendOne>
+    bool read_tcp(Conn& c, std::size_t ci, std::vector<char>& rx, SendOne& send_one, bool paced) {
+        const ssize_t n = ::recv(c.fd.get(), rx.data(), rx.size(), MSG_DONTWAIT);
+        if (n == 0) {
+            shared_.fail(Failure::unavailable,
+                         fmt::format("{} closed the connection mid-run", cfg_.target.to_string()));
+            return false;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) return true;
+            fail_io(errno, "recv from");
+            return false;
+        }
+        const Nanos now = monotonic_ns();
+        std::size_t pos = 0;
+        const auto len = static_cast<std::size_t>(n);
+        while (pos < len) {
+            if (c.inflight.empty()) {
+                shared_.fail(Failure::corrupt,
+                             fmt::format("corrupt echo from {}: {} bytes more than were sent",
+                                         cfg_.target.to_string(), len - pos));
+                return false;
+            }
+            const auto& head = c.inflight.front();
+            const std::size_t take = std::min(len - pos, cfg_.size - c.rx_offset);
+            if (std::memcmp(rx.data() + pos, pattern_.at(head.seq) + c.rx_offset, take) != 0) {
+                corrupt(head.seq,
+                        c.rx_offset +
+                            first_difference(rx.data() + pos, pattern_.at(head.seq) + c.rx_offset));
+                return false;
+            }
+            pos += take;
+            c.rx_offset += take;
+            if (c.rx_offset == cfg_.size) {
+                c.rx_offset = 0;
+                if (paced)
+                    record(now, head.intended, now - head.intended, now - head.actual,
+                           head.actual - head.intended);
+                else
+                    record(now, head.actual, now - head.actual);
+                c.inflight.pop_front();
+                if (!paced && !stopping(now) && !send_one(ci, monotonic_ns())) return false;
+            }
+        }
+        return true;
+    }
+
+    template <typename SendOne>
+    bool read_udp(Conn& c, std::size_t ci, std::vector<char>& rx, SeqWindow& window,
+                  SendOne& send_one, bool paced) {
+        for (int k = 0; k < 64; ++k) {
+            const ssize_t n = ::recv(c.fd.get(), rx.data(), rx.size(), MSG_DONTWAIT);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR) return true;
+                fail_io(errno, "recv from");
+                return false;
+            }
+            const Nanos now = monotonic_ns();
+            const auto seq = check_datagram(rx.data(), static_cast<std::size_t>(n));
+            if (!seq) return false;
+            SeqWindow::Entry* e = window.find(*seq);
+            if (e == nullptr || e->state == SeqState::lost) {
+                ++result.late;
+                continue;
+            }
+            if (e->state == SeqState::received) {
+                ++result.duplicates;
+                continue;
+            }
+            constexpr auto kNone = ~std::uint64_t{0};
+            if (c.highest_received != kNone && *seq < c.highest_received) ++result.reordered;
+            if (c.highest_received == kNone || *seq > c.highest_received) c.highest_received = *seq;
+            e->state = SeqState::received;
+            if (paced)
+                record(now, e->intended, now - e->intended, now - e->actual,
+                       e->actual - e->intended);
+            else
+                record(now, e->actual, now - e->actual);
+            if (!paced && !stopping(now) && !send_one(ci, monotonic_ns())) return false;
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------ connect mode
+
+    void connect_loop() {
+        const Nanos begin = monotonic_ns();
+        Pacer pacer(cfg_.rate / cfg_.threads, begin, cfg_.poisson,
+                    7 + static_cast<std::uint64_t>(index_));
+        for (;;) {
+            const Nanos intended = pacer.next();
+            if (!sleep_until(intended) && shared_.stop.load()) return;
+            Nanos t0 = monotonic_ns();
+            if (stopping(t0)) return;
+            Fd fd = open_socket(cfg_.target.family(), Protocol::tcp, true);
+            t0 = monotonic_ns();
+            int err = start_connect(fd.get(), cfg_.target);
+            if (err == EINPROGRESS) {
+                pollfd p{fd.get(), POLLOUT, 0};
+                const int ms = static_cast<int>(std::max<Nanos>(cfg_.timeout / kNanosPerMilli, 1));
+                const int rc = retry_eintr([&] { return ::poll(&p, 1, ms); });
+                err = rc == 0 ? ETIMEDOUT : pending_error(fd.get());
+            }
+            const Nanos t1 = monotonic_ns();
+            count_sent(t0);
+            if (err == 0) {
+                if (result.socket_options.empty())
+                    result.socket_options = describe_socket_options(fd.get(), Protocol::tcp);
+                record(t1, t0, t1 - t0, -1, t0 - intended);
+            } else if (t0 >= shared_.measure_from) {
+                ++result.errors[fmt::format("connect {}", errno_name(err))];
+                if (err == ECONNREFUSED) ++result.refused;
+                if (err == ETIMEDOUT) ++result.timeouts;
+            }
+            if (cfg_.close_rst) {
+                const linger l{1, 0};
+                ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+            }
+        }
+    }
+
+    const Config& cfg_;
+    Shared& shared_;
+    int index_;
+    Pattern pattern_;
+    Histogram interval_;
+    std::uint64_t interval_index_ = 0;
+    std::uint64_t interval_sent_ = 0;
+    std::uint64_t interval_lost_ = 0;
+};
+
+} // namespace
+
+Result run(const Config& config, Shared& shared) {
+    shared.start = monotonic_ns();
+    shared.measure_from = shared.start + config.warmup;
+    shared.end = config.duration > 0 ? shared.measure_from + config.duration : 0;
+    shared.remaining.store(config.count > 0 ? static_cast<std::int64_t>(config.count) : 0);
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (int i = 0; i < config.threads; ++i)
+        workers.push_back(std::make_unique<Worker>(config, shared, i));
+    std::vector<std::thread> threads;
+    for (auto& w : workers)
+        threads.emplace_back([raw = w.get()] { raw->run(); });
+    for (auto& t : threads)
+        t.join();
+    Result total;
+    for (auto& w : workers)
+        total.merge(w->result);
+    return total;
+}
+
+} // namespace netdx::probe

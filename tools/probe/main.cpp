@@ -1,0 +1,637 @@
+// netdx-probe: round-trip latency to any RFC 862 echo server, TCP or UDP: ping-pong, paced
+// (open loop, coordinated-omission corrected) and connect-latency modes.
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <poll.h>
+#include <thread>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <netdx/net/host_port.hpp>
+#include <netdx/net/resolver.hpp>
+#include <netdx/report/result.hpp>
+#include <netdx/report/units.hpp>
+#include <netdx/service/echo_server.hpp>
+#include <netdx/sys/parse_error.hpp>
+#include <netdx/sys/system_error.hpp>
+#include <netdx/sys/system_info.hpp>
+#include <netdx/version.hpp>
+
+#include "cli.hpp"
+#include "engine.hpp"
+#include "interrupt.hpp"
+
+namespace {
+
+using namespace netdx;
+
+const std::vector<MetricInfo> kMetrics{
+    {"min", Unit::ns, "smallest RTT"},
+    {"mean", Unit::ns, "mean RTT"},
+    {"stddev", Unit::ns, "standard deviation of the RTT"},
+    {"p50", Unit::ns, "median RTT"},
+    {"p90", Unit::ns, "90th percentile RTT"},
+    {"p99", Unit::ns, "99th percentile RTT"},
+    {"p999", Unit::ns, "99.9th percentile RTT"},
+    {"p9999", Unit::ns, "99.99th percentile RTT"},
+    {"max", Unit::ns, "largest RTT"},
+    {"count", Unit::count, "samples measured"},
+    {"loss", Unit::percent, "UDP requests without a reply within --timeout"},
+    {"lost", Unit::count, "UDP requests lost"},
+    {"late", Unit::count, "UDP replies after their request was counted lost"},
+    {"duplicates", Unit::count, "duplicate UDP replies"},
+    {"reordered", Unit::count, "UDP replies out of order"},
+    {"errors", Unit::count, "failed attempts (connect mode)"},
+    {"uncorrected_p99", Unit::ns, "paced: p99 from the actual send time"},
+    {"lag_p99", Unit::ns, "paced: p99 of how late sends were"},
+};
+
+const cli::ToolInfo kInfo{
+    .name = "netdx-probe",
+    .summary = "Round-trip latency to an echo server (TCP/UDP): ping-pong, paced, connect",
+    .metrics = kMetrics,
+    .ndjson = true,
+    .csv = true,
+    .subcommands = {},
+    .delegate_prefix = {},
+};
+
+struct Options {
+    cli::CommonOptions common;
+    std::string target;
+    bool udp = false;
+    bool tcp = false;
+    bool ipv4 = false;
+    bool ipv6 = false;
+    std::string sizes = "64";
+    Nanos duration = 10 * kNanosPerSecond;
+    bool duration_given = false;
+    std::uint64_t count = 0;
+    Nanos warmup = 500 * kNanosPerMilli;
+    int connections = 1;
+    int threads = 0;
+    int inflight = 1;
+    double rate = 0;
+    bool poisson = false;
+    bool connect_mode = false;
+    std::string close = "fin";
+    Nanos timeout = -1;
+    std::string percentiles = "50,90,99,99.9,99.99";
+    Nanos interval = 0;
+    std::string hdr_log;
+    bool half_rtt = false;
+    bool busy_poll = false;
+    std::string cpus;
+};
+
+void setup(CLI::App& app, Options& o) {
+    cli::add_common_options(app, o.common, kInfo);
+    app.add_option(
+           "target", o.target,
+           "Echo server HOST:PORT ([v6]:port, or a name); none: an embedded server on loopback")
+        ->type_name("HOST:PORT");
+    auto* tcp = app.add_flag("--tcp", o.tcp, "TCP (the default)");
+    auto* udp = app.add_flag("-u,--udp", o.udp, "UDP: sequence-numbered datagrams, loss counted");
+    tcp->excludes(udp);
+    auto* v4 = app.add_flag("-4", o.ipv4, "Resolve the target to IPv4 only");
+    auto* v6 = app.add_flag("-6", o.ipv6, "Resolve the target to IPv6 only");
+    v4->excludes(v6);
+    app.add_option("-s,--size", o.sizes,
+                   "Message size in bytes; a list (16,64,1KiB) or a range of powers of two "
+                   "(64-64KiB) sweeps")
+        ->type_name("SIZES");
+    cli::add_duration(app, "-d,--duration", o.duration,
+                      "How long to measure (default 10s), after --warmup")
+        ->each([&o](const std::string&) { o.duration_given = true; });
+    cli::add_count(app, "-n,--count", o.count,
+                   "Stop after this many samples (and --duration, if also given)");
+    cli::add_duration(app, "--warmup", o.warmup, "Run this long before measuring (default 500ms)");
+    app.add_option("-c,--connections", o.connections, "Connections (default 1)")
+        ->check(CLI::Range(1, 100000));
+    app.add_option("-t,--threads", o.threads,
+                   "Threads the connections are spread over (default: min(connections, CPUs))")
+        ->check(CLI::Range(1, 1024));
+    app.add_option("--inflight", o.inflight,
+                   "Ping-pong: messages outstanding per connection (default 1)")
+        ->check(CLI::Range(1, 4096));
+    cli::add_rate(app, "-r,--rate", o.rate,
+                  "Paced mode: send at this rate (e.g. 10k/s), open loop; latency from the "
+                  "intended send time");
+    app.add_flag("--poisson", o.poisson,
+                 "Paced mode: Poisson arrivals instead of constant spacing");
+    app.add_flag(
+        "--connect", o.connect_mode,
+        "Connect mode: TCP handshake latency, one new connection per sample (default rate 200/s)");
+    cli::add_choice(app, "--close", o.close, {"fin", "rst"},
+                    "Connect mode: close with FIN (default; leaves TIME_WAIT) or RST");
+    cli::add_duration(app, "--timeout", o.timeout,
+                      "Per request (UDP: then counted lost; TCP: then an error) and per connect; "
+                      "default 1s UDP, 5s TCP");
+    app.add_option("-p,--percentiles", o.percentiles,
+                   "Percentiles to report (default 50,90,99,99.9,99.99)")
+        ->type_name("LIST");
+    cli::add_duration(app, "-i,--interval", o.interval, "Also print a line every interval");
+    cli::mark_file(
+        app.add_option("--hdr-log", o.hdr_log,
+                       "Write the RTT distribution in HdrHistogram's percentile text format (us)"));
+    app.add_flag("--half-rtt", o.half_rtt,
+                 "Also report RTT/2 as a one-way estimate (labelled as such)");
+    app.add_flag("--busy-poll", o.busy_poll,
+                 "Spin on non-blocking reads (and SO_BUSY_POLL where allowed)");
+    app.add_option("--cpu", o.cpus, "Pin probe threads to these CPUs (e.g. 1 or 0,1)")
+        ->type_name("LIST");
+}
+
+std::vector<std::size_t> parse_sizes(const std::string& text) {
+    std::vector<std::size_t> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto comma = text.find(',', start);
+        const std::string item =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+        if (item.empty()) throw ParseError(fmt::format("--size: empty item in '{}'", text));
+        if (const auto dash = item.find('-'); dash != std::string::npos && dash > 0) {
+            const auto lo = parse_size(item.substr(0, dash));
+            const auto hi = parse_size(item.substr(dash + 1));
+            if (lo == 0 || lo > hi) throw ParseError(fmt::format("--size: bad range '{}'", item));
+            for (std::uint64_t s = lo; s < hi; s *= 2)
+                out.push_back(s);
+            out.push_back(hi);
+        } else {
+            out.push_back(parse_size(item));
+        }
+    }
+    for (auto s : out)
+        if (s == 0 || s > 64 * 1024 * 1024)
+            throw ParseError(fmt::format("--size: {} is out of range (1 to 64MiB)", s));
+    return out;
+}
+
+std::vector<double> parse_percentiles(const std::string& text) {
+    std::vector<double> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto comma = text.find(',', start);
+        const std::string item =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+        double p = 0;
+        auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), p);
+        if (item.empty() || ec != std::errc{} || end != item.data() + item.size() || p <= 0 ||
+            p > 100)
+            throw ParseError(
+                fmt::format("--percentiles: bad percentile '{}' (0 < p <= 100)", item));
+        out.push_back(p);
+    }
+    return out;
+}
+
+std::vector<int> parse_cpus(const std::string& text) {
+    std::vector<int> out;
+    if (text.empty()) return out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto comma = text.find(',', start);
+        const std::string item =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+        int cpu = -1;
+        auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), cpu);
+        if (ec != std::errc{} || end != item.data() + item.size() || cpu < 0 || cpu >= CPU_SETSIZE)
+            throw ParseError(fmt::format("--cpu: bad CPU '{}'", item));
+        out.push_back(cpu);
+    }
+    return out;
+}
+
+/// "p99.9" -> key "p99_9"; "p50" -> "p50".
+std::string pkey(double p) {
+    std::string s = "p" + format_significant(p, 6);
+    for (auto& c : s)
+        if (c == '.') c = '_';
+    return s;
+}
+std::string ptitle(double p) {
+    return "p" + format_significant(p, 6);
+}
+
+struct SizeRun {
+    std::size_t size = 0;
+    probe::Result result;
+};
+
+std::map<std::string, double> metrics_of(const SizeRun& r, bool udp) {
+    const auto& h = r.result.rtt;
+    std::map<std::string, double> m;
+    if (!h.empty()) {
+        m = {{"min", double(h.min())},
+             {"mean", h.mean()},
+             {"stddev", h.stddev()},
+             {"p50", double(h.percentile(50))},
+             {"p90", double(h.percentile(90))},
+             {"p99", double(h.percentile(99))},
+             {"p999", double(h.percentile(99.9))},
+             {"p9999", double(h.percentile(99.99))},
+             {"max", double(h.max())}};
+    }
+    m["count"] = double(h.count());
+    if (udp) {
+        const auto asked = r.result.received + r.result.lost;
+        m["loss"] = asked ? 100.0 * double(r.result.lost) / double(asked) : 0.0;
+        m["lost"] = double(r.result.lost);
+        m["late"] = double(r.result.late);
+        m["duplicates"] = double(r.result.duplicates);
+        m["reordered"] = double(r.result.reordered);
+    }
+    m["errors"] = double(r.result.error_count());
+    if (!r.result.rtt_actual.empty())
+        m["uncorrected_p99"] = double(r.result.rtt_actual.percentile(99));
+    if (!r.result.lag.empty()) m["lag_p99"] = double(r.result.lag.percentile(99));
+    return m;
+}
+
+std::string hdr_path(const std::string& base, std::size_t size, bool sweep) {
+    if (!sweep) return base;
+    const auto dot = base.rfind('.');
+    const auto slash = base.rfind('/');
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash))
+        return fmt::format("{}.{}", base, size);
+    return fmt::format("{}.{}{}", base.substr(0, dot), size, base.substr(dot));
+}
+
+int run(const Options& o) {
+    cli::install_interrupt_handlers();
+    const auto sizes = parse_sizes(o.sizes);
+    const auto percentiles = parse_percentiles(o.percentiles);
+    const auto info = read_system_info();
+
+    probe::Config cfg;
+    cfg.protocol = o.udp ? Protocol::udp : Protocol::tcp;
+    cfg.mode = o.connect_mode ? probe::Mode::connect
+               : o.rate > 0   ? probe::Mode::paced
+                              : probe::Mode::pingpong;
+    if (o.connect_mode && o.udp)
+        throw ParseError("--connect measures the TCP handshake: it cannot be combined with --udp");
+    if (o.connect_mode && o.inflight > 1)
+        throw ParseError("--inflight applies to ping-pong, not --connect");
+    if (o.rate > 0 && o.inflight > 1)
+        throw ParseError("--inflight applies to ping-pong; with --rate the schedule decides");
+    if (o.poisson && o.rate <= 0) throw ParseError("--poisson needs --rate");
+    if (cfg.protocol == Protocol::udp)
+        for (auto s : sizes) {
+            if (s < probe::kUdpHeader)
+                throw ParseError(fmt::format(
+                    "--size {}: UDP probes carry a {}-byte header (sequence, time), so at "
+                    "least {} bytes",
+                    s, probe::kUdpHeader, probe::kUdpHeader));
+            if (s > 65507)
+                throw ParseError(
+                    fmt::format("--size {}: the largest UDP datagram is 65507 bytes", s));
+        }
+    cfg.duration = o.count > 0 && !o.duration_given ? 0 : o.duration;
+    cfg.count = o.count;
+    cfg.warmup = o.warmup;
+    cfg.connections = o.connections;
+    cfg.threads =
+        std::min(o.connections, o.threads > 0 ? o.threads : std::max(1, info.usable_cpus));
+    if (cfg.mode == probe::Mode::connect) cfg.threads = o.threads > 0 ? o.threads : 1;
+    cfg.inflight = o.inflight;
+    cfg.rate = cfg.mode == probe::Mode::connect ? (o.rate > 0 ? o.rate : 200.0) : o.rate;
+    cfg.poisson = o.poisson;
+    cfg.timeout = o.timeout >= 0 ? o.timeout : (o.udp ? kNanosPerSecond : 5 * kNanosPerSecond);
+    if (cfg.timeout == 0) throw ParseError("--timeout must be above zero");
+    cfg.busy_poll = o.busy_poll;
+    cfg.cpus = parse_cpus(o.cpus);
+    cfg.interval = o.interval;
+    cfg.close_rst = o.close == "rst";
+
+    // The target, or an embedded echo server on loopback.
+    std::unique_ptr<EchoServer> embedded;
+    if (o.target.empty()) {
+        EchoConfig ec;
+        ec.listen = Endpoint(o.ipv6 ? IpAddress::parse("::1") : IpAddress::loopback_v4(), 0);
+        ec.threads = std::max(1, std::min(cfg.threads, info.usable_cpus));
+        embedded = std::make_unique<EchoServer>(ec);
+        embedded->start();
+        cfg.target = embedded->local_endpoint();
+    } else {
+        const auto hp = parse_host_port(o.target, "127.0.0.1");
+        const auto r = resolve(hp, o.ipv4   ? AddressFamily::v4
+                                   : o.ipv6 ? AddressFamily::v6
+                                            : AddressFamily::any);
+        if (!r.ok()) {
+            std::cerr << "netdx-probe: " << r.error << '\n';
+            return to_int(ExitCode::unavailable);
+        }
+        cfg.target = r.endpoints.front();
+    }
+
+    const bool human = o.common.format == Format::table;
+    const bool progress = !o.common.quiet && ::isatty(STDERR_FILENO) == 1;
+    auto interval_reporter = make_reporter(o.common.format, {o.common.stdout_color(), true});
+    std::vector<SizeRun> runs;
+    probe::Failure failure = probe::Failure::none;
+    std::string failure_text;
+    std::vector<nlohmann::json> interval_rows;
+
+    for (std::size_t si = 0; si < sizes.size() && !cli::interrupted(); ++si) {
+        cfg.size = sizes[si];
+        probe::Shared shared;
+        probe::Result result;
+        std::atomic<bool> done{false};
+        std::exception_ptr error;
+        std::thread runner([&] {
+            try {
+                result = probe::run(cfg, shared);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            done = true;
+        });
+        std::uint64_t next_interval = 0;
+        auto emit_interval = [&](std::uint64_t k) {
+            auto slot = shared.intervals.take(k);
+            if (slot.sent == 0 && slot.rtt.empty()) return;
+            Section sec;
+            sec.name = "interval";
+            sec.kind = Section::Kind::record;
+            const Nanos t = static_cast<Nanos>(k + 1) * cfg.interval;
+            sec.add({"t_ns", "t", Unit::ns}, Cell(t));
+            sec.add({"size_bytes", "size", Unit::bytes},
+                    Cell(static_cast<std::uint64_t>(cfg.size)));
+            sec.add({"count", "count", Unit::count}, Cell(slot.rtt.count()));
+            sec.add({"p50_ns", "p50", Unit::ns}, Cell(slot.rtt.percentile(50)));
+            sec.add({"p99_ns", "p99", Unit::ns}, Cell(slot.rtt.percentile(99)));
+            sec.add({"max_ns", "max", Unit::ns}, Cell(slot.rtt.max()));
+            if (cfg.protocol == Protocol::udp)
+                sec.add({"lost", "lost", Unit::count}, Cell(slot.lost));
+            if (o.common.format == Format::json) {
+                auto row = nlohmann::json::object();
+                for (std::size_t i = 0; i < sec.fields.size(); ++i)
+                    row[sec.fields[i].key] = to_json(sec.rows[0][i].value);
+                interval_rows.push_back(row);
+                return;
+            }
+            std::ostringstream out;
+            interval_reporter->write_interval(sec, out);
+            cli::write_stdout(out.str());
+        };
+        while (!done) {
+            pollfd p{cli::interrupt_fd(), POLLIN, 0};
+            ::poll(&p, 1, 20);
+            if (cli::interrupted()) shared.stop = true;
+            const Nanos now = monotonic_ns();
+            if (cfg.interval > 0 && shared.measure_from > 0) {
+                while (now >= shared.measure_from +
+                                  static_cast<Nanos>(next_interval + 1) * cfg.interval +
+                                  20 * kNanosPerMilli)
+                    emit_interval(next_interval++);
+            }
+            if (progress) {
+                const Nanos el = now - shared.start;
+                std::cerr << fmt::format(
+                    "\r\x1b[Kprobing {} {} bytes: {}{}", cfg.target.to_string(), cfg.size,
+                    format_duration(static_cast<double>(el)),
+                    cfg.duration > 0 ? " / " + format_duration(double(cfg.duration + cfg.warmup))
+                                     : "");
+            }
+        }
+        runner.join();
+        if (progress) std::cerr << "\r\x1b[K";
+        if (error) std::rethrow_exception(error);
+        if (cfg.interval > 0)
+            for (int extra = 0; extra < 2; ++extra)
+                emit_interval(next_interval++);
+        runs.push_back({cfg.size, std::move(result)});
+        if (shared.failure != probe::Failure::none) {
+            failure = shared.failure;
+            failure_text = shared.failure_text;
+            break;
+        }
+    }
+
+    // ------------------------------------------------------------------ the report
+    Report report;
+    report.tool = kInfo.name;
+    report.version = kVersion;
+    report.interrupted = cli::interrupted();
+    report.primary = "results";
+    const bool udp = cfg.protocol == Protocol::udp;
+    const bool paced = cfg.mode == probe::Mode::paced;
+    const bool connect = cfg.mode == probe::Mode::connect;
+    const char* mode_name = connect ? "connect" : paced ? "paced" : "ping-pong";
+
+    auto& target = report.section("target", "", Section::Kind::record);
+    target.add({"target", "target", Unit::none},
+               Cell(cfg.target.to_string() + (embedded ? " (embedded netdx echo server)" : "")));
+    target.add({"embedded_server", "embedded server", Unit::none, false, true},
+               Cell(embedded != nullptr));
+    target.add({"protocol", "protocol", Unit::none}, Cell(std::string(udp ? "udp" : "tcp")));
+    target.add({"mode", "mode", Unit::none}, Cell(std::string(mode_name)));
+    target.add({"connections", "connections", Unit::count},
+               Cell(static_cast<std::uint64_t>(cfg.connections)));
+    target.add({"threads", "threads", Unit::count}, Cell(static_cast<std::uint64_t>(cfg.threads)));
+    if (!connect && !paced)
+        target.add({"inflight", "in flight per connection", Unit::count},
+                   Cell(static_cast<std::uint64_t>(cfg.inflight)));
+    if (paced || connect)
+        target.add({"rate_per_s", "rate asked", Unit::per_second}, Cell(cfg.rate));
+    target.add({"warmup_ns", "warm-up (excluded)", Unit::ns}, Cell(cfg.warmup));
+
+    auto& results =
+        report.section("results",
+                       fmt::format("{} {} round trips (RTT){}", udp ? "UDP" : "TCP", mode_name,
+                                   connect ? ": connect() until writable" : ""),
+                       Section::Kind::table);
+    results.transpose = true;
+    results.fields.push_back({"size_bytes", connect ? "" : "size", Unit::bytes});
+    if (connect) results.fields.back().machine_only = true;
+    results.fields.push_back({"count", "count", Unit::count});
+    results.fields.push_back({"min_ns", "min", Unit::ns});
+    results.fields.push_back({"mean_ns", "mean", Unit::ns});
+    results.fields.push_back({"stddev_ns", "stddev", Unit::ns});
+    for (double p : percentiles)
+        results.fields.push_back({pkey(p) + "_ns", ptitle(p), Unit::ns});
+    results.fields.push_back({"max_ns", "max", Unit::ns});
+    if (paced) {
+        for (double p : {50.0, 99.0})
+            results.fields.push_back(
+                {"uncorrected_" + pkey(p) + "_ns", "uncorrected " + ptitle(p), Unit::ns});
+        results.fields.push_back({"uncorrected_max_ns", "uncorrected max", Unit::ns});
+        for (double p : {50.0, 99.0})
+            results.fields.push_back({"lag_" + pkey(p) + "_ns", "send lag " + ptitle(p), Unit::ns});
+        results.fields.push_back({"lag_max_ns", "send lag max", Unit::ns});
+        results.fields.push_back({"achieved_rate_per_s", "rate achieved", Unit::per_second});
+    }
+    if (o.half_rtt)
+        results.fields.push_back({"half_rtt_p50_ns", "RTT/2 p50 (one-way estimate)", Unit::ns});
+    results.fields.push_back({"sent", "sent", Unit::count});
+    if (udp) {
+        for (auto [k, t] : {std::pair{"lost", "lost"},
+                            {"loss_percent", "loss"},
+                            {"late", "late"},
+                            {"duplicates", "duplicates"},
+                            {"reordered", "reordered"}})
+            results.fields.push_back(
+                {k, t, std::string(k) == "loss_percent" ? Unit::percent : Unit::count});
+    }
+    if (connect) {
+        results.fields.push_back({"refused", "refused", Unit::count});
+        results.fields.push_back({"timeouts", "timed out", Unit::count});
+    }
+    results.fields.push_back({"errors", "errors", Unit::count});
+
+    nlohmann::json histograms = nlohmann::json::array();
+    const bool sweep = sizes.size() > 1;
+    for (const auto& r : runs) {
+        const auto& h = r.result.rtt;
+        Row row;
+        row.emplace_back(static_cast<std::uint64_t>(r.size));
+        row.emplace_back(h.count());
+        auto val = [&](std::uint64_t v) { return h.empty() ? Cell(Value{}) : Cell(v); };
+        row.push_back(val(h.min()));
+        row.push_back(h.empty() ? Cell(Value{}) : Cell(h.mean()));
+        row.push_back(h.empty() ? Cell(Value{}) : Cell(h.stddev()));
+        for (double p : percentiles)
+            row.push_back(val(h.percentile(p)));
+        row.push_back(val(h.max()));
+        if (paced) {
+            const auto& a = r.result.rtt_actual;
+            const auto& l = r.result.lag;
+            for (double p : {50.0, 99.0})
+                row.push_back(a.empty() ? Cell(Value{}) : Cell(a.percentile(p)));
+            row.push_back(a.empty() ? Cell(Value{}) : Cell(a.max()));
+            for (double p : {50.0, 99.0})
+                row.push_back(l.empty() ? Cell(Value{}) : Cell(l.percentile(p)));
+            row.push_back(l.empty() ? Cell(Value{}) : Cell(l.max()));
+            const double secs = static_cast<double>(r.result.measured_ns) / 1e9;
+            row.push_back(secs > 0 ? Cell(static_cast<double>(h.count() + r.result.lost) / secs)
+                                   : Cell(Value{}));
+        }
+        if (o.half_rtt) row.push_back(h.empty() ? Cell(Value{}) : Cell(h.percentile(50) / 2));
+        row.emplace_back(r.result.sent);
+        if (udp) {
+            const auto asked = r.result.received + r.result.lost;
+            const double loss = asked ? 100.0 * double(r.result.lost) / double(asked) : 0.0;
+            row.emplace_back(r.result.lost, r.result.lost ? Style::warn : Style::plain);
+            row.emplace_back(loss, loss > 0 ? Style::warn : Style::plain);
+            row.emplace_back(r.result.late);
+            row.emplace_back(r.result.duplicates);
+            row.emplace_back(r.result.reordered);
+        }
+        if (connect) {
+            row.emplace_back(r.result.refused, r.result.refused ? Style::bad : Style::plain);
+            row.emplace_back(r.result.timeouts, r.result.timeouts ? Style::bad : Style::plain);
+        }
+        row.emplace_back(r.result.error_count(),
+                         r.result.error_count() ? Style::bad : Style::plain);
+        results.add_row(std::move(row));
+
+        nlohmann::json hj = {{"size_bytes", r.size}, {"rtt", h.to_json()}};
+        if (paced) {
+            hj["rtt_uncorrected"] = r.result.rtt_actual.to_json();
+            hj["send_lag"] = r.result.lag.to_json();
+        }
+        histograms.push_back(std::move(hj));
+        for (double p : percentiles) {
+            if (!h.empty() && h.count() < Histogram::samples_needed(p))
+                report.notes.push_back(
+                    fmt::format("{} bytes: {} needs at least {} samples, {} were measured: it is "
+                                "the maximum, not a percentile",
+                                r.size, ptitle(p), format_count(Histogram::samples_needed(p)),
+                                format_count(h.count())));
+        }
+        for (const auto& [what, n] : r.result.errors)
+            report.notes.push_back(fmt::format("{} bytes: {} x {}", r.size, format_count(n), what));
+        if (!o.hdr_log.empty()) {
+            const auto path = hdr_path(o.hdr_log, r.size, sweep);
+            std::ofstream out(path);
+            out << h.percentile_distribution(1000.0);
+            out.flush();
+            if (!out)
+                throw cli::OutputError(
+                    fmt::format("cannot write --hdr-log {}: {}", path, std::strerror(errno)),
+                    errno);
+        }
+    }
+    report.extra["histograms"] = std::move(histograms);
+    if (!interval_rows.empty()) report.extra["intervals"] = interval_rows;
+    if (o.half_rtt)
+        report.notes.push_back(
+            "RTT/2 is an estimate of one-way latency that assumes a symmetric path");
+
+    auto& env = report.section("environment", "Environment", Section::Kind::record);
+    env.add({"kernel", "kernel", Unit::none}, Cell(info.kernel));
+    env.add({"cpu_model", "CPU", Unit::none}, Cell(info.cpu_model));
+    env.add({"clock_source", "clock source", Unit::none}, Cell(info.clock_source));
+    env.add({"clock_read_ns", "clock read cost", Unit::ns}, Cell(measure_clock_read_cost_ns()));
+    std::string socket_options;
+    std::vector<int> probe_cpus;
+    for (const auto& r : runs) {
+        if (socket_options.empty()) socket_options = r.result.socket_options;
+        probe_cpus.insert(probe_cpus.end(), r.result.cpus.begin(), r.result.cpus.end());
+    }
+    std::sort(probe_cpus.begin(), probe_cpus.end());
+    probe_cpus.erase(std::unique(probe_cpus.begin(), probe_cpus.end()), probe_cpus.end());
+    auto list = [](const std::vector<int>& v) {
+        std::string s;
+        for (int c : v)
+            s += (s.empty() ? "" : ",") + (c < 0 ? std::string("?") : std::to_string(c));
+        return s.empty() ? std::string("unknown") : s;
+    };
+    env.add({"socket_options", "socket options", Unit::none}, Cell(socket_options));
+    env.add({"busy_poll", "busy poll", Unit::none}, Cell(cfg.busy_poll));
+    env.add({"probe_cpus", "probe ran on CPUs", Unit::none}, Cell(list(probe_cpus)));
+    env.add(
+        {"server_cpus", "server ran on CPUs", Unit::none},
+        Cell(embedded ? list(embedded->worker_cpus()) : std::string("unknown (external server)")));
+
+    // Checks: every size must pass.
+    for (const auto& r : runs) {
+        auto checks = evaluate(o.common.checks, metrics_of(r, udp));
+        if (sweep)
+            for (auto& c : checks)
+                c.threshold.text = fmt::format("{} (size {})", c.threshold.text, r.size);
+        report.checks.insert(report.checks.end(), checks.begin(), checks.end());
+    }
+    if (runs.empty() && !o.common.checks.empty()) report.checks = evaluate(o.common.checks, {});
+    // Connect mode: when not one handshake succeeded, the target is unavailable.
+    if (connect && failure == probe::Failure::none && !runs.empty() &&
+        runs.back().result.rtt.empty() && runs.back().result.error_count() > 0) {
+        failure = probe::Failure::unavailable;
+        failure_text = fmt::format("connect {}: every attempt failed", cfg.target.to_string());
+    }
+    if (failure != probe::Failure::none) report.notes.push_back("stopped: " + failure_text);
+    if (embedded) embedded->stop();
+
+    const int code = cli::emit(report, o.common);
+    if (failure != probe::Failure::none) {
+        std::cerr << "netdx-probe: " << failure_text << '\n';
+        switch (failure) {
+        case probe::Failure::unavailable:
+            return to_int(ExitCode::unavailable);
+        case probe::Failure::corrupt:
+            return to_int(ExitCode::check_failed);
+        case probe::Failure::system:
+            return to_int(ExitCode::system);
+        case probe::Failure::none:
+            break;
+        }
+    }
+    if (human && report.interrupted) std::cerr << "netdx-probe: interrupted\n";
+    return code;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    return cli::run_main(
+        argc, argv, kInfo, [&](CLI::App& app) { setup(app, o); }, [&] { return run(o); });
+}
