@@ -198,7 +198,10 @@ private:
         result.rtt.record(v);
         if (rtt_actual >= 0) result.rtt_actual.record(static_cast<std::uint64_t>(rtt_actual));
         if (lag >= 0) result.lag.record(static_cast<std::uint64_t>(lag));
-        result.measured_ns = now - shared_.measure_from;
+        // Measured time runs from the first measured send, so a late start (connecting)
+        // does not dilute the achieved rate.
+        if (first_measured_send_ == 0) first_measured_send_ = sent_at;
+        result.measured_ns = now - first_measured_send_;
         if (cfg_.interval > 0) {
             const auto idx =
                 static_cast<std::uint64_t>((now - shared_.measure_from) / cfg_.interval);
@@ -438,10 +441,15 @@ private:
         std::uint64_t next_seq = 0;
         std::size_t rx_offset = 0; ///< TCP: bytes of the oldest reply received
         std::uint64_t highest_received = ~std::uint64_t{0}; ///< UDP: reordering is per connection
+        std::size_t udp_outstanding = 0;
         std::string tx; ///< TCP: bytes not yet taken by the socket
         std::size_t tx_offset = 0;
         bool want_write = false;
     };
+
+    [[nodiscard]] std::size_t outstanding(const Conn& c) const {
+        return cfg_.protocol == Protocol::tcp ? c.inflight.size() : c.udp_outstanding;
+    }
 
     void event_loop() {
         EpollPoller poller;
@@ -483,6 +491,7 @@ private:
                     return true;
                 }
                 udp_deadlines.emplace_back(ci, seq);
+                ++c.udp_outstanding;
                 count_sent(actual);
                 return true;
             }
@@ -520,10 +529,27 @@ private:
             Nanos now = monotonic_ns();
             if (stopping(now)) return;
             // Paced sends that are due (several, if we fell behind: open loop never skips).
+            // Paced sends that are due: several if we fell behind (the schedule never skips).
+            // With an --inflight cap a send waits for a connection with room: it then lags
+            // the schedule, and the corrected latency counts that wait.
+            bool blocked = false;
             if (paced) {
                 while (pacer.peek() <= now) {
-                    const Nanos intended = pacer.next();
-                    if (!send_one(rr++ % conns.size(), intended)) return;
+                    std::size_t ci = conns.size();
+                    for (std::size_t k = 0; k < conns.size(); ++k) {
+                        const std::size_t cand = (rr + k) % conns.size();
+                        if (cfg_.inflight == 0 ||
+                            outstanding(conns[cand]) < static_cast<std::size_t>(cfg_.inflight)) {
+                            ci = cand;
+                            break;
+                        }
+                    }
+                    if (ci == conns.size()) {
+                        blocked = true;
+                        break;
+                    }
+                    rr = ci + 1;
+                    if (!send_one(ci, pacer.next())) return;
                     now = monotonic_ns();
                 }
             }
@@ -538,6 +564,7 @@ private:
                 if (now - e->actual < cfg_.timeout) break;
                 e->state = SeqState::lost;
                 count_lost(e->actual);
+                --conns[ci].udp_outstanding;
                 udp_deadlines.pop_front();
                 if (!paced && !send_one(ci, monotonic_ns())) return;
             }
@@ -555,7 +582,7 @@ private:
             // slack (50us by default) would otherwise make every send late.
             constexpr Nanos kSpinMargin = 80 * kNanosPerMicro;
             Nanos wait = 100 * kNanosPerMilli;
-            if (paced) wait = std::min(wait, pacer.peek() - now - kSpinMargin);
+            if (paced && !blocked) wait = std::min(wait, pacer.peek() - now - kSpinMargin);
             if (!udp_deadlines.empty()) {
                 if (auto* e = window.find(udp_deadlines.front().second))
                     wait = std::min(wait, e->actual + cfg_.timeout - now);
@@ -667,6 +694,7 @@ private:
             if (c.highest_received != kNone && *seq < c.highest_received) ++result.reordered;
             if (c.highest_received == kNone || *seq > c.highest_received) c.highest_received = *seq;
             e->state = SeqState::received;
+            --c.udp_outstanding;
             if (paced)
                 record(now, e->intended, now - e->intended, now - e->actual,
                        e->actual - e->intended);
@@ -723,6 +751,7 @@ private:
     std::uint64_t interval_index_ = 0;
     std::uint64_t interval_sent_ = 0;
     std::uint64_t interval_lost_ = 0;
+    Nanos first_measured_send_ = 0;
 };
 
 } // namespace

@@ -28,8 +28,8 @@ struct Config {
     Nanos warmup = 0;
     int connections = 1;
     int threads = 1;
-    int inflight = 1;
-    double rate = 0; ///< paced and connect modes: per second, all threads together
+    int inflight = 1; ///< ping-pong: per connection; paced: cap per connection, 0 = none
+    double rate = 0;  ///< paced and connect modes: per second, all threads together
     bool poisson = false;
     Nanos timeout = kNanosPerSecond; ///< per request (UDP: then lost) and per connect
     bool busy_poll = false;

@@ -75,7 +75,7 @@ struct Options {
     Nanos warmup = 500 * kNanosPerMilli;
     int connections = 1;
     int threads = 0;
-    int inflight = 1;
+    int inflight = 0; ///< 0: not given (ping-pong 1, paced: no cap)
     double rate = 0;
     bool poisson = false;
     bool connect_mode = false;
@@ -117,7 +117,9 @@ void setup(CLI::App& app, Options& o) {
                    "Threads the connections are spread over (default: min(connections, CPUs))")
         ->check(CLI::Range(1, 1024));
     app.add_option("--inflight", o.inflight,
-                   "Ping-pong: messages outstanding per connection (default 1)")
+                   "Ping-pong: messages outstanding per connection (default 1). Paced: the most "
+                   "outstanding "
+                   "per connection, later sends waiting for room (default: no cap, pure open loop)")
         ->check(CLI::Range(1, 4096));
     cli::add_rate(app, "-r,--rate", o.rate,
                   "Paced mode: send at this rate (e.g. 10k/s), open loop; latency from the "
@@ -280,8 +282,6 @@ int run(const Options& o) {
         throw ParseError("--connect measures the TCP handshake: it cannot be combined with --udp");
     if (o.connect_mode && o.inflight > 1)
         throw ParseError("--inflight applies to ping-pong, not --connect");
-    if (o.rate > 0 && o.inflight > 1)
-        throw ParseError("--inflight applies to ping-pong; with --rate the schedule decides");
     if (o.poisson && o.rate <= 0) throw ParseError("--poisson needs --rate");
     if (cfg.protocol == Protocol::udp)
         for (auto s : sizes) {
@@ -301,7 +301,7 @@ int run(const Options& o) {
     cfg.threads =
         std::min(o.connections, o.threads > 0 ? o.threads : std::max(1, info.usable_cpus));
     if (cfg.mode == probe::Mode::connect) cfg.threads = o.threads > 0 ? o.threads : 1;
-    cfg.inflight = o.inflight;
+    cfg.inflight = o.inflight > 0 ? o.inflight : (cfg.mode == probe::Mode::paced ? 0 : 1);
     cfg.rate = cfg.mode == probe::Mode::connect ? (o.rate > 0 ? o.rate : 200.0) : o.rate;
     cfg.poisson = o.poisson;
     cfg.timeout = o.timeout >= 0 ? o.timeout : (o.udp ? kNanosPerSecond : 5 * kNanosPerSecond);
@@ -437,9 +437,11 @@ int run(const Options& o) {
     target.add({"connections", "connections", Unit::count},
                Cell(static_cast<std::uint64_t>(cfg.connections)));
     target.add({"threads", "threads", Unit::count}, Cell(static_cast<std::uint64_t>(cfg.threads)));
-    if (!connect && !paced)
-        target.add({"inflight", "in flight per connection", Unit::count},
-                   Cell(static_cast<std::uint64_t>(cfg.inflight)));
+    if (!connect)
+        target.add({"inflight", paced ? "in-flight cap per connection" : "in flight per connection",
+                    Unit::count},
+                   cfg.inflight > 0 ? Cell(static_cast<std::uint64_t>(cfg.inflight))
+                                    : Cell(std::string("none (open loop)")));
     if (paced || connect)
         target.add({"rate_per_s", "rate asked", Unit::per_second}, Cell(cfg.rate));
     target.add({"warmup_ns", "warm-up (excluded)", Unit::ns}, Cell(cfg.warmup));

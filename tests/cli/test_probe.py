@@ -1,0 +1,330 @@
+"""netdx-probe on loopback: against its embedded server, netdx-echo, socat and misbehaving
+peers; modes, loss, coordinated omission, outputs and errors."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from echo_server import EchoProcess
+from netdx_test import TIMEOUT, binary, require_program, run, run_json
+from peers import TcpPeer, UdpDropper
+
+SHORT = ["--duration", "1s", "--warmup", "100ms"]
+
+
+def check_distribution(test, r):
+    keys = ["min_ns", "p50_ns", "p90_ns", "p99_ns", "p99_9_ns", "max_ns"]
+    values = [r[k] for k in keys]
+    test.assertEqual(values, sorted(values), r)
+    test.assertGreater(r["min_ns"], 0)
+
+
+class ProbeEmbedded(unittest.TestCase):
+    def test_tcp_default_against_the_embedded_server(self):
+        r, doc = run_json(["netdx-probe"] + SHORT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        res = doc["results"][0]
+        self.assertGreater(res["count"], 100)
+        check_distribution(self, res)
+        self.assertEqual(doc["target"]["protocol"], "tcp")
+        self.assertIs(doc["target"]["embedded_server"], True)
+        hist = doc["histograms"][0]["rtt"]
+        self.assertEqual(sum(c for _, c in hist["counts"]), res["count"])  # mergeable: every sample kept
+        self.assertIn("TCP_NODELAY=1", doc["environment"]["socket_options"])
+        self.assertNotEqual(doc["environment"]["server_cpus"], "")
+
+    def test_udp_against_the_embedded_server(self):
+        r, doc = run_json(["netdx-probe", "--udp"] + SHORT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        res = doc["results"][0]
+        self.assertGreater(res["count"], 100)
+        self.assertEqual(res["lost"], 0)
+        self.assertEqual(res["sent"], res["count"])
+
+    def test_human_output_names_rtt_and_never_halves_it_unless_asked(self):
+        r = run(["netdx-probe"] + SHORT)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("round trips (RTT)", r.stdout)
+        self.assertNotIn("RTT/2", r.stdout)
+        r = run(["netdx-probe", "--half-rtt"] + SHORT)
+        self.assertIn("RTT/2 p50 (one-way estimate)", r.stdout)
+
+    def test_count_is_exact(self):
+        r, doc = run_json(["netdx-probe", "--count", "777", "--warmup", "0"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["results"][0]["count"], 777)
+
+    def test_size_sweep_one_row_per_size(self):
+        r, doc = run_json(["netdx-probe", "--size", "16,1KiB,64KiB", "--duration", "300ms", "--warmup", "0"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x["size_bytes"] for x in doc["results"]], [16, 1024, 65536])
+        for res in doc["results"]:
+            self.assertGreater(res["count"], 0)
+        r, doc = run_json(["netdx-probe", "--size", "64-512", "--duration", "200ms", "--warmup", "0"])
+        self.assertEqual([x["size_bytes"] for x in doc["results"]], [64, 128, 256, 512])
+
+    def test_connections_threads_and_inflight(self):
+        r, doc = run_json(["netdx-probe", "-c", "6", "-t", "2", "--inflight", "3"] + SHORT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["target"]["connections"], 6)
+        self.assertEqual(doc["target"]["threads"], 2)
+        self.assertGreater(doc["results"][0]["count"], 100)
+        r, doc = run_json(["netdx-probe", "--udp", "-c", "4", "--inflight", "8"] + SHORT)
+        self.assertEqual(doc["results"][0]["reordered"], 0)
+        self.assertEqual(doc["results"][0]["lost"], 0)
+
+    def test_too_few_samples_for_a_percentile_is_said(self):
+        r, doc = run_json(["netdx-probe", "--count", "100", "--warmup", "0"])
+        self.assertTrue(any("p99.99 needs at least 10,000 samples" in n for n in doc["notes"]), doc["notes"])
+
+    def test_ipv6_embedded(self):
+        r, doc = run_json(["netdx-probe", "-6"] + SHORT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("[::1]", doc["target"]["target"])
+
+
+class ProbeTargets(unittest.TestCase):
+    def test_against_netdx_echo_tcp_udp_and_ipv6(self):
+        with EchoProcess() as e:
+            for extra in [[], ["--udp"]]:
+                r, doc = run_json(["netdx-probe", f"127.0.0.1:{e.port}"] + extra + SHORT)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertGreater(doc["results"][0]["count"], 100)
+                self.assertIs(doc["target"]["embedded_server"], False)
+        with EchoProcess(listen="[::1]:0") as e:
+            r, doc = run_json(["netdx-probe", f"[::1]:{e.port}"] + SHORT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_against_socat_an_ordinary_echo_server(self):
+        require_program("socat")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        server = subprocess.Popen(["socat", f"TCP-LISTEN:{port},reuseaddr,fork", "PIPE"])
+        try:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            r, doc = run_json(["netdx-probe", f"localhost:{port}", "-4", "--size", "64,4KiB"] + SHORT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for res in doc["results"]:
+                self.assertGreater(res["count"], 50)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+class ProbePaced(unittest.TestCase):
+    def stalled_run(self, extra):
+        """Paced 1k/s for 2s against netdx-echo stopped (SIGSTOP) for 300ms in the middle."""
+        with EchoProcess("--threads", "1") as e:
+            def stall():
+                time.sleep(0.8)
+                os.kill(e.pid, signal.SIGSTOP)
+                time.sleep(0.3)
+                os.kill(e.pid, signal.SIGCONT)
+            t = threading.Thread(target=stall)
+            t.start()
+            r, doc = run_json(["netdx-probe", f"127.0.0.1:{e.port}", "--rate", "1k/s", "--duration", "2s",
+                               "--warmup", "0"] + extra)
+            t.join()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return doc["results"][0]
+
+    def test_stall_shows_in_corrected_not_uncorrected_when_sends_wait(self):
+        res = self.stalled_run(["--inflight", "1"])
+        # ~300 requests were due during the stall: corrected p90 and p99 see it.
+        self.assertGreater(res["p90_ns"], 50e6, res)
+        self.assertGreater(res["p99_ns"], 200e6, res)
+        self.assertGreater(res["max_ns"], 250e6, res)
+        # Measured from the actual (late) send, only the one stuck request sees it.
+        self.assertLess(res["uncorrected_p99_ns"], 20e6, res)
+        self.assertGreater(res["lag_p99_ns"], 100e6, res)
+        self.assertAlmostEqual(res["achieved_rate_per_s"], 1000, delta=100)
+
+    def test_open_loop_sends_on_schedule_through_a_stall(self):
+        res = self.stalled_run([])
+        self.assertGreater(res["p99_ns"], 200e6, res)
+        self.assertGreater(res["uncorrected_p99_ns"], 200e6, res)  # no omission to correct
+        self.assertLess(res["lag_p50_ns"], 1e6, res)
+
+    def test_pacing_is_accurate(self):
+        r, doc = run_json(["netdx-probe", "--rate", "2k/s", "--duration", "1s", "--warmup", "0"])
+        res = doc["results"][0]
+        self.assertAlmostEqual(res["achieved_rate_per_s"], 2000, delta=20)  # within 1%
+        self.assertGreater(res["count"], 1900)
+        self.assertLess(res["lag_p50_ns"], 100e3, res)  # median send within 100us of schedule
+
+    def test_poisson_keeps_the_mean_rate(self):
+        r, doc = run_json(["netdx-probe", "--udp", "--rate", "2k/s", "--poisson", "--duration", "1s", "--warmup", "0"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertAlmostEqual(doc["results"][0]["achieved_rate_per_s"], 2000, delta=300)
+
+
+class ProbeUdpLoss(unittest.TestCase):
+    def test_loss_is_counted_exactly(self):
+        dropper = UdpDropper(every=10)
+        try:
+            r, doc = run_json(["netdx-probe", "--udp", f"127.0.0.1:{dropper.port}", "--count", "450",
+                               "--warmup", "0", "--timeout", "50ms", "--duration", "30s"])
+        finally:
+            dropper.close()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        res = doc["results"][0]
+        self.assertEqual(res["count"], 450)
+        self.assertEqual(res["lost"], dropper.dropped)
+        self.assertEqual(res["sent"], dropper.received)
+        self.assertEqual(res["lost"], 50)
+        self.assertAlmostEqual(res["loss_percent"], 100 * 50 / 500, places=6)
+
+    def test_loss_with_many_in_flight_never_hangs(self):
+        dropper = UdpDropper(every=7)
+        try:
+            r, doc = run_json(["netdx-probe", "--udp", f"127.0.0.1:{dropper.port}", "--inflight", "16",
+                               "--timeout", "30ms", "--duration", "1s", "--warmup", "0"], timeout=30)
+        finally:
+            dropper.close()
+        res = doc["results"][0]
+        self.assertGreater(res["lost"], 0)
+        # Every datagram the dropper swallowed is lost, less the few still in flight at the end.
+        self.assertLessEqual(res["lost"], dropper.dropped)
+        self.assertGreaterEqual(res["lost"], dropper.dropped - 16)
+
+
+class ProbeConnect(unittest.TestCase):
+    def test_connect_latency(self):
+        r, doc = run_json(["netdx-probe", "--connect", "--rate", "200/s", "--duration", "1s", "--warmup", "0"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        res = doc["results"][0]
+        self.assertAlmostEqual(res["count"], 200, delta=10)
+        self.assertEqual(res["refused"], 0)
+        check_distribution(self, res)
+
+    def test_refused_port_is_counted_and_exits_69(self):
+        r, doc = run_json(["netdx-probe", "--connect", "127.0.0.1:9", "--duration", "500ms", "--warmup", "0"])
+        self.assertEqual(r.returncode, 69)
+        self.assertGreater(doc["results"][0]["refused"], 50)
+        self.assertIn("every attempt failed", r.stderr)
+
+
+class ProbeOutputs(unittest.TestCase):
+    def test_interval_lines_in_ndjson(self):
+        r = run(["netdx-probe", "--ndjson", "--interval", "300ms", "--duration", "1s", "--warmup", "0"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        records = [json.loads(l) for l in r.stdout.splitlines()]
+        intervals = [x for x in records if x["type"] == "interval"]
+        self.assertGreaterEqual(len(intervals), 3)
+        self.assertTrue(all(x["count"] > 0 for x in intervals))
+        self.assertIn("results", [x["type"] for x in records])
+
+    def test_intervals_in_json_and_human(self):
+        r, doc = run_json(["netdx-probe", "--interval", "250ms", "--duration", "1s", "--warmup", "0"])
+        self.assertGreaterEqual(len(doc["intervals"]), 3)
+        total = sum(i["count"] for i in doc["intervals"])
+        self.assertEqual(total, doc["results"][0]["count"])  # intervals add up to the total
+        r = run(["netdx-probe", "--interval", "250ms", "--duration", "1s", "--warmup", "0"])
+        self.assertRegex(r.stdout, r"t 250ms  size 64  count [\d,]+  p50 ")
+
+    def test_hdr_log_is_hdrhistogram_percentile_text(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "rtt.hgrm")
+            r = run(["netdx-probe", "--hdr-log", path] + SHORT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(path) as f:
+                text = f.read()
+            self.assertIn("Percentile", text)
+            self.assertIn("#[Mean", text)
+            rows = [l.split() for l in text.splitlines() if l and l[0] == " "]
+            self.assertGreater(len(rows), 10)
+            r = run(["netdx-probe", "--hdr-log", os.path.join(d, "sweep.hgrm"), "--size", "16,32", "--duration",
+                     "200ms", "--warmup", "0"])
+            self.assertTrue(os.path.exists(os.path.join(d, "sweep.16.hgrm")))
+            self.assertTrue(os.path.exists(os.path.join(d, "sweep.32.hgrm")))
+
+    def test_csv_has_one_row_per_size(self):
+        r = run(["netdx-probe", "--csv", "--size", "16,64", "--duration", "200ms", "--warmup", "0"])
+        lines = r.stdout.splitlines()
+        self.assertTrue(lines[0].startswith("size_bytes,count,min_ns"))
+        self.assertEqual(len(lines), 3)
+
+    def test_fail_if(self):
+        r, doc = run_json(["netdx-probe", "--fail-if", "p99>1ns", "--fail-if", "errors>0"] + SHORT)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual([c["failed"] for c in doc["checks"]], [True, False])
+        r = run(["netdx-probe", "--fail-if", "p50>10s", "--fail-if", "loss>0", "--udp"] + SHORT)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("pass  loss>0", r.stdout)
+
+    def test_ctrl_c_prints_what_was_measured(self):
+        p = subprocess.Popen([binary("netdx-probe"), "--json", "--duration", "30s", "--warmup", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 130, err)
+        doc = json.loads(out)
+        self.assertIs(doc["interrupted"], True)
+        self.assertGreater(doc["results"][0]["count"], 100)
+
+
+class ProbeErrors(unittest.TestCase):
+    def test_refused_port_exits_69_with_a_valid_report(self):
+        r, doc = run_json(["netdx-probe", "127.0.0.1:9"] + SHORT)
+        self.assertEqual(r.returncode, 69)
+        self.assertIn("connect 127.0.0.1:9: Connection refused", r.stderr)
+        self.assertEqual(doc["results"][0]["count"], 0)
+        r, doc = run_json(["netdx-probe", "--udp", "127.0.0.1:9"] + SHORT)
+        self.assertEqual(r.returncode, 69)
+        self.assertIn("ICMP port unreachable", r.stderr)
+
+    def test_dns_failure_exits_69(self):
+        r = run(["netdx-probe", "no-such-host.invalid:7"])
+        self.assertEqual(r.returncode, 69)
+        self.assertIn("cannot resolve 'no-such-host.invalid'", r.stderr)
+
+    def test_peer_closing_mid_run_keeps_what_was_measured(self):
+        peer = TcpPeer("close_after", limit=64 * 50)
+        try:
+            r, doc = run_json(["netdx-probe", f"127.0.0.1:{peer.port}", "--duration", "5s", "--warmup", "0"])
+        finally:
+            peer.close()
+        self.assertEqual(r.returncode, 69)
+        # A peer that closes with our next message unread sends RST, not FIN: both are named.
+        self.assertRegex(r.stderr, r"(closed|reset) the connection mid-run")
+        self.assertEqual(doc["results"][0]["count"], 50)
+
+    def test_corrupt_echo_is_detected(self):
+        peer = TcpPeer("corrupt", limit=64 * 20)
+        try:
+            r, doc = run_json(["netdx-probe", f"127.0.0.1:{peer.port}", "--duration", "5s", "--warmup", "0"])
+        finally:
+            peer.close()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("corrupt echo", r.stderr)
+        self.assertTrue(any("corrupt echo" in n for n in doc["notes"]))
+
+    def test_usage_errors_name_the_token(self):
+        cases = [
+            (["--udp", "--size", "8"], "at least 20"),
+            (["--size", "12Q"], "'12Q'"),
+            (["--poisson"], "--poisson needs --rate"),
+            (["--percentiles", "50,200"], "'200'"),
+            (["--rate", "fast"], "'fast'"),
+            (["--connect", "--udp"], "--connect"),
+            (["127.0.0.1:70000"], "bad port '70000'"),
+            (["--cpu", "x"], "'x'"),
+        ]
+        for args, needle in cases:
+            r = run(["netdx-probe"] + args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(needle, r.stderr, args)
