@@ -64,6 +64,16 @@ void drain_interrupt_fd() {
     }
 }
 
+void reset_after_fork() {
+    g_signal = 0;
+    g_usr1 = 0;
+    const int fresh = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fresh < 0) throw_errno("creating the interrupt eventfd");
+    const int old = g_event_fd;
+    g_event_fd = fresh;
+    if (old >= 0) ::close(old);
+}
+
 bool interrupted() {
     return g_signal != 0;
 }

@@ -20,6 +20,10 @@ void install_usr1_handler();
 /// Drains the eventfd (call after waking on it).
 void drain_interrupt_fd();
 
+/// In a forked child: a fresh eventfd and cleared flags, so parent and child stop sharing
+/// their wake-ups (an inherited eventfd is one object for both processes).
+void reset_after_fork();
+
 /// The signal that arrived (0 when none).
 [[nodiscard]] int interrupt_signal();
 

@@ -226,6 +226,10 @@ int run(const Options& o) {
         if (pid < 0) throw_errno("fork an echo worker process");
         if (pid == 0) {
             ::close(fds[0]);
+            cli::reset_after_fork();
+            // Non-blocking: when the parent is slow to read, a stats line is skipped, and a
+            // child never blocks on the pipe (the parent keeps only the latest line anyway).
+            ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
             server.reset(); // the parent's sockets: this process binds its own
             child_main(cfg, fds[1]);
         }
@@ -295,6 +299,7 @@ int run(const Options& o) {
     for (auto& c : children) {
         int status = 0;
         while (::waitpid(c.pid, &status, WNOHANG) == 0) {
+            read_child(c); // keep its pipe drained while it finishes
             if (monotonic_ns() > deadline) {
                 ::kill(c.pid, SIGKILL);
                 ::waitpid(c.pid, &status, 0);

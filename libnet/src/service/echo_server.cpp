@@ -110,10 +110,6 @@ struct EchoServer::Worker {
                 256, monotonic_ns()),
           read_buffer(
               std::min<std::size_t>(std::max<std::size_t>(cfg.write_buffer, 1), 64 * 1024)) {
-        const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (efd < 0) throw_errno("eventfd for the echo worker");
-        stop_event.reset(efd);
-        poller.add(stop_event.get(), interest::read, kTokenStop);
         if (listen) poller.add(listen.get(), interest::read, kTokenListen);
         if (udp) {
             poller.add(udp.get(), interest::read, kTokenUdp);
@@ -425,12 +421,22 @@ EchoServer::~EchoServer() {
 void EchoServer::start() {
     if (started_) return;
     started_ = true;
+    // The stop eventfds are made here, not at construction: a process that forks between the
+    // two (netdx-echo --processes) must not share them with its children, whose copy of this
+    // object is destroyed right after the fork.
+    for (auto& w : workers_) {
+        const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (efd < 0) throw_errno("eventfd for an echo worker");
+        w->stop_event.reset(efd);
+        w->poller.add(efd, interest::read, kTokenStop);
+    }
     for (auto& w : workers_)
         w->thread = std::thread([raw = w.get()] { raw->run(); });
 }
 
 void EchoServer::stop() {
     for (auto& w : workers_) {
+        if (!w->stop_event) continue; // never started
         const std::uint64_t one = 1;
         [[maybe_unused]] auto n = ::write(w->stop_event.get(), &one, sizeof one);
     }

@@ -17,7 +17,9 @@
 ///
 /// Ownership: the server owns its sockets and threads. Thread safety: the constructor binds
 /// (and throws std::system_error naming the address); start(), stop() and the destructor are
-/// for the owning thread; stats() may be called from any thread at any time.
+/// for the owning thread; stats() may be called from any thread at any time. A process may
+/// fork between construction and start(): a child destroying its copy leaves the parent's
+/// server untouched.
 
 #include <atomic>
 #include <cstdint>
