@@ -44,6 +44,11 @@ def require_root():
         raise unittest.SkipTest("needs root (CAP_NET_ADMIN/CAP_NET_RAW)")
 
 
-TOOLS = ["netdx", "netdx-doctor", "netdx-tour"]
-# Tools with their own --json (the umbrella only dispatches).
-REPORTING_TOOLS = ["netdx-doctor", "netdx-tour"]
+TOOLS = ["netdx", "netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe"]
+# Tools with their own --json (the umbrella only dispatches), with arguments that keep a run short.
+REPORTING_TOOLS = {
+    "netdx-doctor": [],
+    "netdx-tour": ["--only", "doctor"],
+    "netdx-echo": ["--listen", "127.0.0.1:0", "--duration", "200ms"],
+    "netdx-probe": ["--duration", "300ms", "--warmup", "0"],
+}

@@ -50,8 +50,8 @@ class Conventions(unittest.TestCase):
         self.assertIn("excludes", r.stderr)
 
     def test_json_is_valid_for_every_reporting_tool(self):
-        for tool in REPORTING_TOOLS:
-            r = run([tool, "--json"])
+        for tool, args in REPORTING_TOOLS.items():
+            r = run([tool, "--json"] + args)
             self.assertEqual(r.returncode, 0, (tool, r.stderr))
             doc = json.loads(r.stdout)
             self.assertEqual(doc["tool"], tool)
@@ -59,10 +59,11 @@ class Conventions(unittest.TestCase):
             self.assertIs(doc["passed"], True)
 
     def test_unwritable_output_exits_74(self):
-        with open("/dev/full", "w") as full:
-            r = run(["netdx-doctor", "--json"], stdout=full)
-        self.assertEqual(r.returncode, 74)
-        self.assertIn("No space left on device", r.stderr)
+        for tool, args in REPORTING_TOOLS.items():
+            with open("/dev/full", "w") as full:
+                r = run([tool, "--json"] + args, stdout=full)
+            self.assertEqual(r.returncode, 74, tool)
+            self.assertIn("No space left on device", r.stderr, tool)
 
     def test_no_color_when_piped_or_NO_COLOR_and_color_when_forced(self):
         self.assertNotIn("\x1b[", run(["netdx-doctor"]).stdout)

@@ -14,7 +14,8 @@ class Install(unittest.TestCase):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
             self.assertEqual(r.returncode, 0, r.stderr)
             expected = [
-                "usr/bin/netdx", "usr/bin/netdx-doctor", "usr/bin/netdx-tour",
+                "usr/bin/netdx", "usr/bin/netdx-doctor", "usr/bin/netdx-tour", "usr/bin/netdx-echo",
+                "usr/bin/netdx-probe", "usr/share/man/man1/netdx-probe.1", "usr/share/man/man1/netdx-echo.1",
                 "usr/share/man/man1/netdx.1", "usr/share/man/man1/netdx-doctor.1", "usr/share/man/man7/netdx.7",
                 "usr/share/bash-completion/completions/netdx-doctor",
                 "usr/share/zsh/vendor-completions/_netdx-doctor",

@@ -11,13 +11,18 @@ class Tour(unittest.TestCase):
         self.assertIn("Step 1/", r.stdout)
         self.assertIn("$ netdx doctor", r.stdout)
         self.assertIn("ip_local_port_range", r.stdout)  # the doctor's own output
+        self.assertIn("$ netdx probe", r.stdout)
+        self.assertIn("round trips (RTT)", r.stdout)  # the probe's own output
         self.assertIn("Tour summary", r.stdout)
 
     def test_json_tour_embeds_each_step_document(self):
         r, doc = run_json(["netdx-tour"])
         self.assertEqual(r.returncode, 0)
-        self.assertEqual(doc["steps"][0]["result"], "ok")
+        self.assertTrue(all(step["result"] == "ok" for step in doc["steps"]), doc["steps"])
         self.assertEqual(doc["outputs"][0]["output"]["tool"], "netdx-doctor")
+        probes = [o["output"] for o in doc["outputs"] if o["output"]["tool"] == "netdx-probe"]
+        self.assertGreaterEqual(len(probes), 3)
+        self.assertTrue(all(p["results"][0]["count"] > 0 for p in probes))
 
     def test_only_filters_steps_and_rejects_unknown(self):
         r, doc = run_json(["netdx-tour", "--only", "doctor"])

@@ -21,6 +21,8 @@ class Umbrella(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout, r"\n  doctor +\S")
         self.assertRegex(r.stdout, r"\n  tour +\S")
+        self.assertRegex(r.stdout, r"\n  echo +\S")
+        self.assertRegex(r.stdout, r"\n  probe +\S")
 
     def test_unknown_tool_is_a_usage_error(self):
         r = run(["netdx", "frobnicate"])

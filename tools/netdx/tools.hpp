@@ -12,8 +12,10 @@ struct ToolEntry {
     std::string_view summary; ///< one line
 };
 
-inline constexpr std::array<ToolEntry, 2> kTools{{
+inline constexpr std::array<ToolEntry, 4> kTools{{
     {"doctor", "what matters for network testing on this machine, and the fixes"},
+    {"echo", "RFC 862 echo server, TCP and UDP on one port"},
+    {"probe", "round-trip latency to an echo server: ping-pong, paced, connect"},
     {"tour", "a short, bounded demonstration of every tool on loopback"},
 }};
 

@@ -10,6 +10,26 @@ std::vector<Step> default_steps() {
          {},
          30 * kNanosPerSecond,
          true},
+        {"Loopback round trips, TCP",
+         "netdx probe starts an embedded echo server and measures TCP round trips, 64 bytes and "
+         "1KiB.",
+         "netdx-probe",
+         {"--duration", "2s", "--size", "64,1KiB"},
+         30 * kNanosPerSecond,
+         true},
+        {"Loopback round trips, UDP",
+         "The same over UDP: every datagram numbered, loss, duplicates and reordering counted.",
+         "netdx-probe",
+         {"--udp", "--duration", "1s"},
+         30 * kNanosPerSecond,
+         true},
+        {"Paced load, coordinated omission corrected",
+         "5,000 requests a second on a schedule: latency from the intended send time and from the\n"
+         "actual one, and how late the sends were.",
+         "netdx-probe",
+         {"--rate", "5k/s", "--duration", "2s"},
+         30 * kNanosPerSecond,
+         true},
     };
 }
 

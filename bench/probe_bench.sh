@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# netdx-probe and netdx-echo beside the floor and sockperf, same run, interleaved, medians.
+# Never pass/fail. usage: bench/probe_bench.sh [build-dir] [repeats] [seconds]
+set -euo pipefail
+BUILD=${1:-build}
+REPEATS=${2:-5}
+SECS=${3:-3}
+BIN=$BUILD/bin
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+jq_p50() { python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["p50_ns"])'; }
+jq_rate() { python3 -c 'import json,sys; r=json.load(sys.stdin)["results"][0]; print(r["count"]/'"$SECS"')'; }
+have_sockperf=1
+command -v sockperf >/dev/null || { echo "(sockperf not installed: apt-get install sockperf)"; have_sockperf=0; }
+
+start_echo() { # prints the port of a netdx-echo with $1 threads
+  "$BIN/netdx-echo" --listen 127.0.0.1:0 --threads "$1" -q --json > /dev/null 2>&1 &
+  PIDS+=($!)
+  local pid=$!
+  for _ in $(seq 50); do
+    local port
+    port=$(ss -Htlnp 2>/dev/null | grep "pid=$pid," | grep -o '127.0.0.1:[0-9]*' | head -1 | cut -d: -f2 || true)
+    [[ -n $port ]] && { echo "$port"; return; }
+    sleep 0.1
+  done
+  echo "netdx-echo did not start" >&2; exit 1
+}
+
+echo "== RTT p50, 64-byte messages, loopback ($REPEATS interleaved runs of ${SECS}s, medians)"
+ECHO1=$(start_echo 1)
+for proto in tcp udp; do
+  floor=(); sp=(); nd=(); bp=()
+  flag=""; [[ $proto == udp ]] && flag="--udp"
+  for ((i = 0; i < REPEATS; i++)); do
+    floor+=("$("$BIN/floor_pingpong" "$proto" 64 100000 | awk '{print $2}')")
+    nd+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO1" $flag -q -d "${SECS}s" --json | jq_p50)")
+    bp+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO1" $flag --busy-poll -q -d "${SECS}s" --json | jq_p50)")
+    if ((have_sockperf)); then
+      port=$((20000 + RANDOM % 20000))
+      spflag=(); [[ $proto == tcp ]] && spflag=(--tcp) # sockperf speaks UDP unless told
+      sockperf sr "${spflag[@]}" -i 127.0.0.1 -p "$port" > /dev/null 2>&1 &
+      sp_pid=$!
+      sleep 0.3
+      us=$(sockperf pp "${spflag[@]}" -i 127.0.0.1 -p "$port" -m 64 -t "$SECS" --full-rtt 2>&1 |
+           sed 's/\x1b\[[0-9;]*m//g' | awk '/percentile 50.000/ {print $NF}')
+      kill "$sp_pid" 2>/dev/null; wait "$sp_pid" 2>/dev/null || true
+      sp+=("$(echo "$us * 1000" | bc -l)")
+    fi
+  done
+  F=$(printf '%s\n' "${floor[@]}" | median)
+  N=$(printf '%s\n' "${nd[@]}" | median)
+  B=$(printf '%s\n' "${bp[@]}" | median)
+  printf '  %s %-44s %9.2f us  1.00x\n' "$proto" "floor (C, blocking, client+server)" "$(echo "$F/1000" | bc -l)"
+  if ((have_sockperf)); then
+    S=$(printf '%s\n' "${sp[@]}" | median)
+    printf '  %s %-44s %9.2f us  %.2fx floor\n' "$proto" "sockperf pp --full-rtt vs sockperf sr" "$(echo "$S/1000" | bc -l)" "$(echo "$S/$F" | bc -l)"
+  fi
+  printf '  %s %-44s %9.2f us  %.2fx floor\n' "$proto" "netdx-probe vs netdx-echo" "$(echo "$N/1000" | bc -l)" "$(echo "$N/$F" | bc -l)"
+  printf '  %s %-44s %9.2f us  %.2fx floor\n' "$proto" "netdx-probe --busy-poll vs netdx-echo" "$(echo "$B/1000" | bc -l)" "$(echo "$B/$F" | bc -l)"
+done
+
+echo
+echo "== echo messages/s, 64 bytes, one server thread, netdx-probe as the client (medians of $REPEATS)"
+FLOOR_PORT_FILE=$(mktemp)
+"$BIN/floor_epoll_echo" > "$FLOOR_PORT_FILE" &
+PIDS+=($!)
+sleep 0.3
+FLOOR_PORT=$(head -1 "$FLOOR_PORT_FILE")
+for conns in 1 100 10000; do
+  f=(); n=()
+  for ((i = 0; i < REPEATS; i++)); do
+    f+=("$("$BIN/netdx-probe" "127.0.0.1:$FLOOR_PORT" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate)")
+    n+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO1" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate)")
+  done
+  F=$(printf '%s\n' "${f[@]}" | median)
+  N=$(printf '%s\n' "${n[@]}" | median)
+  printf '  %6d connections: floor epoll echo %10.0f msg/s   netdx-echo %10.0f msg/s   %.2fx floor\n' \
+    "$conns" "$F" "$N" "$(echo "$N/$F" | bc -l)"
+done
