@@ -146,8 +146,10 @@ void add_common_options(CLI::App& app, CommonOptions& common, const ToolInfo& in
                        }
                    }
                },
-               "Exit 1 when the check holds, e.g. '" + info.metrics.front().name +
-                   ">…'; repeatable. Metrics: " + names)
+               "Exit 1 when the check holds, e.g. '" +
+                   (info.fail_if_example.empty() ? info.metrics.front().name + ">0"
+                                                 : info.fail_if_example) +
+                   "'; repeatable. Metrics: " + names)
             ->type_name("CHECK")
             ->group("Checks");
     }

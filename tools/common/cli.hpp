@@ -43,6 +43,7 @@ struct ToolInfo {
     /// The umbrella only: its tools, for --help and completions ("doctor", "one line").
     std::vector<std::pair<std::string, std::string>> subcommands;
     std::string delegate_prefix; ///< "netdx-": `netdx probe` completes as `netdx-probe`
+    std::string fail_if_example; ///< shown in --help: "p99>2ms"
 };
 
 struct CommonOptions {

@@ -29,6 +29,7 @@ const cli::ToolInfo kInfo{
     .csv = true,
     .subcommands = {},
     .delegate_prefix = {},
+    .fail_if_example = "warnings>0",
 };
 
 struct Options {

@@ -41,6 +41,7 @@ const cli::ToolInfo kInfo{
     .csv = false,
     .subcommands = {},
     .delegate_prefix = {},
+    .fail_if_example = "connections_reset>0",
 };
 
 struct Options {

@@ -67,9 +67,14 @@ int dispatch(int argc, char** argv) {
 }
 
 cli::ToolInfo info() {
-    cli::ToolInfo i{
-        "netdx", "netdx: network diagnostics and load generation tools", {}, false, false, {},
-        "netdx-"};
+    cli::ToolInfo i{.name = "netdx",
+                    .summary = "netdx: network diagnostics and load generation tools",
+                    .metrics = {},
+                    .ndjson = false,
+                    .csv = false,
+                    .subcommands = {},
+                    .delegate_prefix = "netdx-",
+                    .fail_if_example = {}};
     for (const auto& t : umbrella::kTools)
         i.subcommands.emplace_back(t.name, t.summary);
     return i;

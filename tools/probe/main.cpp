@@ -59,6 +59,7 @@ const cli::ToolInfo kInfo{
     .csv = true,
     .subcommands = {},
     .delegate_prefix = {},
+    .fail_if_example = "p99>2ms",
 };
 
 struct Options {

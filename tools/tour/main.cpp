@@ -33,6 +33,7 @@ const cli::ToolInfo kInfo{
     .csv = false,
     .subcommands = {},
     .delegate_prefix = {},
+    .fail_if_example = "failed_steps>0",
 };
 
 struct Options {
