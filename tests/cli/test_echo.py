@@ -12,16 +12,20 @@ from echo_server import EchoProcess, wait_until
 from netdx_test import TIMEOUT, require_program, run
 
 
-def tcp_echo(port, payload, host="127.0.0.1", family=socket.AF_INET):
+def read_to_eof(s):
+    got = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return got
+        got += d
+
+
+def tcp_echo(port, payload, host="127.0.0.1"):
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(payload)
         s.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                return got
-            got += d
+        return read_to_eof(s)
 
 
 class EchoBasics(unittest.TestCase):
@@ -124,12 +128,7 @@ class EchoHostilePeers(unittest.TestCase):
                 for i in range(20000):
                     s.send(bytes([i % 256]))
                 s.shutdown(socket.SHUT_WR)
-                got = b""
-                while True:
-                    d = s.recv(65536)
-                    if not d:
-                        break
-                    got += d
+                got = read_to_eof(s)
             self.assertEqual(got, bytes(i % 256 for i in range(20000)))
 
     def test_half_closed_peer_gets_everything_then_eof(self):
@@ -138,13 +137,7 @@ class EchoHostilePeers(unittest.TestCase):
                 s.sendall(b"a" * 100000)
                 s.shutdown(socket.SHUT_WR)
                 time.sleep(0.2)
-                got = b""
-                while True:
-                    d = s.recv(65536)
-                    if not d:
-                        break
-                    got += d
-                self.assertEqual(len(got), 100000)
+                self.assertEqual(len(read_to_eof(s)), 100000)
 
 
 class EchoLimits(unittest.TestCase):

@@ -240,13 +240,7 @@ private:
             const int us = 50; // SO_BUSY_POLL above net.core.busy_read needs CAP_NET_ADMIN
             static_cast<void>(::setsockopt(fd.get(), SOL_SOCKET, SO_BUSY_POLL, &us, sizeof us));
         }
-        int err = start_connect(fd.get(), cfg_.target);
-        if (err == EINPROGRESS) {
-            pollfd p{fd.get(), POLLOUT, 0};
-            const int ms = static_cast<int>(std::max<Nanos>(cfg_.timeout / kNanosPerMilli, 1));
-            const int rc = retry_eintr([&] { return ::poll(&p, 1, ms); });
-            err = rc == 0 ? ETIMEDOUT : pending_error(fd.get());
-        }
+        const int err = connect_with_timeout(fd.get(), cfg_.target, cfg_.timeout);
         if (err != 0) {
             shared_.fail(
                 Failure::unavailable,
@@ -718,13 +712,7 @@ private:
             if (stopping(t0)) return;
             Fd fd = open_socket(cfg_.target.family(), Protocol::tcp, true);
             t0 = monotonic_ns();
-            int err = start_connect(fd.get(), cfg_.target);
-            if (err == EINPROGRESS) {
-                pollfd p{fd.get(), POLLOUT, 0};
-                const int ms = static_cast<int>(std::max<Nanos>(cfg_.timeout / kNanosPerMilli, 1));
-                const int rc = retry_eintr([&] { return ::poll(&p, 1, ms); });
-                err = rc == 0 ? ETIMEDOUT : pending_error(fd.get());
-            }
+            const int err = connect_with_timeout(fd.get(), cfg_.target, cfg_.timeout);
             const Nanos t1 = monotonic_ns();
             count_sent(t0);
             if (err == 0) {

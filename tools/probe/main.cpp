@@ -150,15 +150,24 @@ void setup(CLI::App& app, Options& o) {
         ->type_name("LIST");
 }
 
-std::vector<std::size_t> parse_sizes(const std::string& text) {
-    std::vector<std::size_t> out;
+/// "a,b,c" -> {"a","b","c"}; an empty item is a usage error naming the option.
+std::vector<std::string> split_list(const std::string& text, const char* option) {
+    std::vector<std::string> items;
     std::size_t start = 0;
     while (start <= text.size()) {
         const auto comma = text.find(',', start);
-        const std::string item =
-            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        items.push_back(
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
         start = comma == std::string::npos ? text.size() + 1 : comma + 1;
-        if (item.empty()) throw ParseError(fmt::format("--size: empty item in '{}'", text));
+        if (items.back().empty())
+            throw ParseError(fmt::format("{}: empty item in '{}'", option, text));
+    }
+    return items;
+}
+
+std::vector<std::size_t> parse_sizes(const std::string& text) {
+    std::vector<std::size_t> out;
+    for (const auto& item : split_list(text, "--size")) {
         if (const auto dash = item.find('-'); dash != std::string::npos && dash > 0) {
             const auto lo = parse_size(item.substr(0, dash));
             const auto hi = parse_size(item.substr(dash + 1));
@@ -178,12 +187,7 @@ std::vector<std::size_t> parse_sizes(const std::string& text) {
 
 std::vector<double> parse_percentiles(const std::string& text) {
     std::vector<double> out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const auto comma = text.find(',', start);
-        const std::string item =
-            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    for (const auto& item : split_list(text, "--percentiles")) {
         double p = 0;
         auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), p);
         if (item.empty() || ec != std::errc{} || end != item.data() + item.size() || p <= 0 ||
@@ -198,12 +202,7 @@ std::vector<double> parse_percentiles(const std::string& text) {
 std::vector<int> parse_cpus(const std::string& text) {
     std::vector<int> out;
     if (text.empty()) return out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const auto comma = text.find(',', start);
-        const std::string item =
-            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    for (const auto& item : split_list(text, "--cpu")) {
         int cpu = -1;
         auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), cpu);
         if (ec != std::errc{} || end != item.data() + item.size() || cpu < 0 || cpu >= CPU_SETSIZE)

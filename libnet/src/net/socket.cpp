@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <cerrno>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <fmt/format.h>
@@ -82,6 +84,16 @@ int pending_error(int fd) {
     socklen_t len = sizeof err;
     if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
     return err;
+}
+
+int connect_with_timeout(int fd, const Endpoint& remote, Nanos timeout) {
+    int err = start_connect(fd, remote);
+    if (err != EINPROGRESS) return err;
+    pollfd p{fd, POLLOUT, 0};
+    const int ms = static_cast<int>(std::max<Nanos>(timeout / kNanosPerMilli, 1));
+    const int rc = retry_eintr([&] { return ::poll(&p, 1, ms); });
+    if (rc < 0) throw_errno(fmt::format("poll while connecting to {}", remote.to_string()));
+    return rc == 0 ? ETIMEDOUT : pending_error(fd);
 }
 
 Accepted accept_connection(int listen_fd) {

@@ -46,6 +46,16 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+/// The decimal multiplier a suffix stands for: "" 1, k/K 1e3, M 1e6, G 1e9.
+double decimal_multiplier(std::string_view suffix, std::string_view what, std::string_view input) {
+    if (suffix.empty()) return 1;
+    if (suffix == "k" || suffix == "K") return 1e3;
+    if (suffix == "M") return 1e6;
+    if (suffix == "G") return 1e9;
+    throw ParseError(
+        fmt::format("bad {} '{}' (unknown multiplier '{}': use k, M or G)", what, input, suffix));
+}
+
 } // namespace
 
 std::int64_t parse_duration_ns(std::string_view input) {
@@ -135,19 +145,7 @@ double parse_rate(std::string_view input) {
     const auto part = split_number(text);
     if (!part.ok)
         throw ParseError(fmt::format("bad rate '{}' (expected e.g. 500/s, 5k/s, 1.5M/s)", input));
-    double scale = 0;
-    if (part.suffix.empty())
-        scale = 1;
-    else if (part.suffix == "k" || part.suffix == "K")
-        scale = 1e3;
-    else if (part.suffix == "M")
-        scale = 1e6;
-    else if (part.suffix == "G")
-        scale = 1e9;
-    else
-        throw ParseError(fmt::format("bad rate '{}' (unknown multiplier '{}': use k, M or G)",
-                                     input, part.suffix));
-    const double rate = part.number * scale / per;
+    const double rate = part.number * decimal_multiplier(part.suffix, "rate", input) / per;
     if (!(rate > 0)) throw ParseError(fmt::format("bad rate '{}' (must be above zero)", input));
     return rate;
 }
@@ -157,19 +155,7 @@ std::uint64_t parse_count(std::string_view input) {
     const auto part = split_number(text);
     if (!part.ok)
         throw ParseError(fmt::format("bad count '{}' (expected e.g. 100, 10k, 1M)", input));
-    double scale = 0;
-    if (part.suffix.empty())
-        scale = 1;
-    else if (part.suffix == "k" || part.suffix == "K")
-        scale = 1e3;
-    else if (part.suffix == "M")
-        scale = 1e6;
-    else if (part.suffix == "G")
-        scale = 1e9;
-    else
-        throw ParseError(fmt::format("bad count '{}' (unknown multiplier '{}': use k, M or G)",
-                                     input, part.suffix));
-    const double v = part.number * scale;
+    const double v = part.number * decimal_multiplier(part.suffix, "count", input);
     if (v != std::floor(v))
         throw ParseError(fmt::format("bad count '{}' (not a whole number)", input));
     if (v > 1e18) throw ParseError(fmt::format("bad count '{}' (too large)", input));

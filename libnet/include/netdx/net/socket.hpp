@@ -13,6 +13,7 @@
 #include <string>
 
 #include <netdx/net/endpoint.hpp>
+#include <netdx/sys/clock.hpp>
 #include <netdx/sys/fd.hpp>
 
 namespace netdx {
@@ -37,6 +38,10 @@ void listen_on(int fd, int backlog, const Endpoint& local);
 
 /// SO_ERROR: the result of a non-blocking connect once the socket is writable.
 [[nodiscard]] int pending_error(int fd);
+
+/// Connects a non-blocking socket and waits up to `timeout` for the handshake: 0 when
+/// connected, ETIMEDOUT when it did not finish in time, or the expected errno it failed with.
+[[nodiscard]] int connect_with_timeout(int fd, const Endpoint& remote, Nanos timeout);
 
 struct Accepted {
     Fd fd;         ///< valid on success
