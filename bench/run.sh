@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: netdx beside the floor (and peers, as tools land), same run, medians of
 # repeated runs, ratios printed. Never pass/fail. usage: bench/run.sh [build-dir] [repeats]
+# Runs every benchmark: the histogram here, then probe_bench.sh (probe, echo, sockperf).
 set -euo pipefail
 BUILD=${1:-build}
 REPEATS=${2:-7}
@@ -27,3 +28,6 @@ printf '%-40s %8.2f ns/sample\n' "floor (C, log2 buckets, ~50% error)" "$F"
 printf '%-40s %8.2f ns/sample  (%.2fx floor)\n' "netdx Histogram::record (0.1% error)" "$N" "$(echo "$N / $F" | bc -l)"
 printf '%-40s %8.2f ns/sample  (%.2fx netdx)\n' "keep every sample + sort" "$S" "$(echo "$S / $N" | bc -l)"
 printf '%-40s %8.0f ns/query\n' "netdx percentile query" "$Q"
+
+echo
+"$(dirname "$0")/probe_bench.sh" "$BUILD" "$REPEATS" 3
