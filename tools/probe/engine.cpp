@@ -331,8 +331,11 @@ private:
                 e = {seq, t0, t0, SeqState::outstanding};
                 fill_datagram(dgram.data(), dgram.size(), seq, t0, pattern_);
                 if (::send(fd.get(), dgram.data(), dgram.size(), 0) < 0) {
-                    if (errno == EAGAIN || errno == ENOBUFS) continue;
-                    return fail_io(errno, "send to");
+                    if (errno != EAGAIN && errno != ENOBUFS) return fail_io(errno, "send to");
+                    // The kernel had no room: the datagram is lost on our side, as in event_loop.
+                    e.state = SeqState::lost;
+                    count_lost(t0);
+                    continue;
                 }
                 count_sent(t0);
                 for (;;) {
