@@ -6,6 +6,7 @@
 #include <iostream>
 #include <optional>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <thread>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <netdx/report/result.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/service/echo_server.hpp>
+#include <netdx/sys/fd.hpp>
 #include <netdx/sys/parse_error.hpp>
 #include <netdx/sys/system_error.hpp>
 #include <netdx/sys/system_info.hpp>
@@ -346,6 +348,10 @@ int run(const Options& o) {
         probe::Result result;
         std::atomic<bool> done{false};
         std::exception_ptr error;
+        // The main thread sleeps until the run ends, a signal comes or an interval is due:
+        // no periodic wake-ups beside a latency measurement.
+        Fd done_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        if (!done_event) throw_errno("eventfd for the probe run");
         std::thread runner([&] {
             try {
                 result = probe::run(cfg, shared);
@@ -353,6 +359,8 @@ int run(const Options& o) {
                 error = std::current_exception();
             }
             done = true;
+            const std::uint64_t one = 1;
+            [[maybe_unused]] auto n = ::write(done_event.get(), &one, sizeof one);
         });
         std::uint64_t next_interval = 0;
         auto emit_interval = [&](std::uint64_t k) {
@@ -383,8 +391,20 @@ int run(const Options& o) {
             cli::write_stdout(out.str());
         };
         while (!done) {
-            pollfd p{cli::interrupt_fd(), POLLIN, 0};
-            ::poll(&p, 1, 20);
+            int wait_ms = -1;
+            if (progress) wait_ms = 100;
+            if (cfg.interval > 0) {
+                const Nanos due = shared.measure_from +
+                                  static_cast<Nanos>(next_interval + 1) * cfg.interval +
+                                  20 * kNanosPerMilli;
+                const Nanos left =
+                    shared.measure_from > 0 ? due - monotonic_ns() : 20 * kNanosPerMilli;
+                const int ms = static_cast<int>(std::max<Nanos>(left, 0) / kNanosPerMilli) + 1;
+                wait_ms = wait_ms < 0 ? ms : std::min(wait_ms, ms);
+            }
+            pollfd fds[2] = {{cli::interrupt_fd(), POLLIN, 0}, {done_event.get(), POLLIN, 0}};
+            ::poll(fds, 2, wait_ms);
+            cli::drain_interrupt_fd();
             if (cli::interrupted()) shared.stop = true;
             const Nanos now = monotonic_ns();
             if (cfg.interval > 0 && shared.measure_from > 0) {
