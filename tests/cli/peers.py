@@ -35,6 +35,12 @@ class UdpDropper:
         self.thread.join(timeout=5)
         self.sock.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 class TcpPeer:
     """A TCP server with a behaviour: 'close_after' N bytes echoed, or 'corrupt' (flips a byte)."""
@@ -78,3 +84,9 @@ class TcpPeer:
     def close(self):
         self.listener.close()
         self.thread.join(timeout=5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

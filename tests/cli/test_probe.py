@@ -173,12 +173,9 @@ class ProbePaced(unittest.TestCase):
 
 class ProbeUdpLoss(unittest.TestCase):
     def test_loss_is_counted_exactly(self):
-        dropper = UdpDropper(every=10)
-        try:
+        with UdpDropper(every=10) as dropper:
             r, doc = run_json(["netdx-probe", "--udp", f"127.0.0.1:{dropper.port}", "--count", "450",
                                "--warmup", "0", "--timeout", "50ms", "--duration", "30s"])
-        finally:
-            dropper.close()
         self.assertEqual(r.returncode, 0, r.stderr)
         res = doc["results"][0]
         self.assertEqual(res["count"], 450)
@@ -188,12 +185,9 @@ class ProbeUdpLoss(unittest.TestCase):
         self.assertAlmostEqual(res["loss_percent"], 100 * 50 / 500, places=6)
 
     def test_loss_with_many_in_flight_never_hangs(self):
-        dropper = UdpDropper(every=7)
-        try:
+        with UdpDropper(every=7) as dropper:
             r, doc = run_json(["netdx-probe", "--udp", f"127.0.0.1:{dropper.port}", "--inflight", "16",
                                "--timeout", "30ms", "--duration", "1s", "--warmup", "0"], timeout=30)
-        finally:
-            dropper.close()
         res = doc["results"][0]
         self.assertGreater(res["lost"], 0)
         # Every datagram the dropper swallowed is lost, less the few still in flight at the end.
@@ -293,22 +287,16 @@ class ProbeErrors(unittest.TestCase):
         self.assertIn("cannot resolve 'no-such-host.invalid'", r.stderr)
 
     def test_peer_closing_mid_run_keeps_what_was_measured(self):
-        peer = TcpPeer("close_after", limit=64 * 50)
-        try:
+        with TcpPeer("close_after", limit=64 * 50) as peer:
             r, doc = run_json(["netdx-probe", f"127.0.0.1:{peer.port}", "--duration", "5s", "--warmup", "0"])
-        finally:
-            peer.close()
         self.assertEqual(r.returncode, 69)
         # A peer that closes with our next message unread sends RST, not FIN: both are named.
         self.assertRegex(r.stderr, r"(closed|reset) the connection mid-run")
         self.assertEqual(doc["results"][0]["count"], 50)
 
     def test_corrupt_echo_is_detected(self):
-        peer = TcpPeer("corrupt", limit=64 * 20)
-        try:
+        with TcpPeer("corrupt", limit=64 * 20) as peer:
             r, doc = run_json(["netdx-probe", f"127.0.0.1:{peer.port}", "--duration", "5s", "--warmup", "0"])
-        finally:
-            peer.close()
         self.assertEqual(r.returncode, 1)
         self.assertIn("corrupt echo", r.stderr)
         self.assertTrue(any("corrupt echo" in n for n in doc["notes"]))

@@ -2,6 +2,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <poll.h>
 #include <sys/wait.h>
@@ -97,34 +98,16 @@ Endpoint resolve_listen(const std::string& text) {
 }
 
 nlohmann::json stats_json(const EchoStats& s) {
-    return {{"connections_current", s.connections_current},
-            {"connections_total", s.connections_total},
-            {"connections_refused", s.connections_refused},
-            {"connections_idle_closed", s.connections_idle_closed},
-            {"connections_reset", s.connections_reset},
-            {"tcp_bytes", s.tcp_bytes},
-            {"tcp_reads", s.tcp_reads},
-            {"udp_datagrams", s.udp_datagrams},
-            {"udp_replies", s.udp_replies},
-            {"udp_bytes", s.udp_bytes},
-            {"udp_rate_limited", s.udp_rate_limited},
-            {"udp_send_errors", s.udp_send_errors}};
+    auto j = nlohmann::json::object();
+    for (const auto& c : EchoStats::kCounters)
+        j[c.name] = s.*c.member;
+    return j;
 }
 
 EchoStats stats_from_json(const nlohmann::json& j) {
     EchoStats s;
-    s.connections_current = j.value("connections_current", 0ULL);
-    s.connections_total = j.value("connections_total", 0ULL);
-    s.connections_refused = j.value("connections_refused", 0ULL);
-    s.connections_idle_closed = j.value("connections_idle_closed", 0ULL);
-    s.connections_reset = j.value("connections_reset", 0ULL);
-    s.tcp_bytes = j.value("tcp_bytes", 0ULL);
-    s.tcp_reads = j.value("tcp_reads", 0ULL);
-    s.udp_datagrams = j.value("udp_datagrams", 0ULL);
-    s.udp_replies = j.value("udp_replies", 0ULL);
-    s.udp_bytes = j.value("udp_bytes", 0ULL);
-    s.udp_rate_limited = j.value("udp_rate_limited", 0ULL);
-    s.udp_send_errors = j.value("udp_send_errors", 0ULL);
+    for (const auto& c : EchoStats::kCounters)
+        s.*c.member = j.value(c.name, std::uint64_t{0});
     return s;
 }
 
@@ -134,7 +117,6 @@ struct Child {
     Fd pipe;
     std::string partial;
     EchoStats last;
-    bool done = false;
 };
 
 /// Child side: serve until SIGTERM/SIGINT, writing stats every 200ms and once at the end.
@@ -166,10 +148,7 @@ void read_child(Child& c) {
     char buf[4096];
     for (;;) {
         const ssize_t n = ::read(c.pipe.get(), buf, sizeof buf);
-        if (n <= 0) {
-            if (n == 0) c.done = true;
-            return;
-        }
+        if (n <= 0) return;
         c.partial.append(buf, static_cast<std::size_t>(n));
         std::size_t nl;
         while ((nl = c.partial.find('\n')) != std::string::npos) {
@@ -180,9 +159,9 @@ void read_child(Child& c) {
     }
 }
 
-Section stats_section(const std::string& name, const EchoStats& s, Nanos elapsed) {
+Section stats_section(const EchoStats& s, Nanos elapsed) {
     Section sec;
-    sec.name = name;
+    sec.name = "stats";
     sec.kind = Section::Kind::record;
     sec.add({"elapsed_ns", "elapsed", Unit::ns}, Cell(elapsed));
     sec.add({"connections_current", "connections now", Unit::count}, Cell(s.connections_current));
@@ -236,7 +215,7 @@ int run(const Options& o) {
         }
         ::close(fds[1]);
         ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
-        children.push_back(Child{pid, Fd(fds[0]), {}, {}, false});
+        children.push_back(Child{pid, Fd(fds[0]), {}, {}});
     }
     server->start();
 
@@ -269,7 +248,7 @@ int run(const Options& o) {
         return s;
     };
     auto print_interval = [&](Nanos now) {
-        auto sec = stats_section("stats", total_stats(), now - start);
+        auto sec = stats_section(total_stats(), now - start);
         std::ostringstream out;
         if (human) out << fmt::format("[{}] ", format_duration(static_cast<double>(now - start)));
         reporter->write_interval(sec, out);
@@ -324,20 +303,18 @@ int run(const Options& o) {
                   Cell(static_cast<std::uint64_t>(cfg.threads)));
     setup_sec.add({"processes", "processes", Unit::count},
                   Cell(static_cast<std::uint64_t>(o.processes)));
-    std::string cpus;
-    for (int c : server->worker_cpus())
-        cpus += (cpus.empty() ? "" : ",") + (c < 0 ? std::string("?") : std::to_string(c));
-    setup_sec.add({"worker_cpus", "worker CPUs (last seen)", Unit::none}, Cell(cpus));
+    setup_sec.add({"worker_cpus", "worker CPUs (last seen)", Unit::none},
+                  Cell(format_cpu_list(server->worker_cpus())));
     setup_sec.add({"kernel", "kernel", Unit::none}, Cell(info.kernel));
     const auto final_stats = total_stats();
-    auto sec = stats_section("stats", final_stats, monotonic_ns() - start);
+    auto sec = stats_section(final_stats, monotonic_ns() - start);
     sec.title = "Statistics";
     report.sections.push_back(std::move(sec));
     if (!failure.empty()) report.notes.push_back("stopped by an error: " + failure);
-    report.checks =
-        evaluate(o.common.checks, {{"connections_refused", double(final_stats.connections_refused)},
-                                   {"connections_reset", double(final_stats.connections_reset)},
-                                   {"udp_rate_limited", double(final_stats.udp_rate_limited)}});
+    std::map<std::string, double> metrics;
+    for (const auto& c : EchoStats::kCounters)
+        metrics[c.name] = static_cast<double>(final_stats.*c.member);
+    report.checks = evaluate(o.common.checks, metrics);
     // SIGINT/SIGTERM is how a server is meant to stop: exit 0 after the final statistics.
     const int code = cli::emit(report, o.common);
     if (!failure.empty()) {

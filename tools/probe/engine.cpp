@@ -50,6 +50,11 @@ std::uint64_t Result::error_count() const {
     return n;
 }
 
+double Result::loss_percent() const {
+    const auto asked = received + lost;
+    return asked ? 100.0 * static_cast<double>(lost) / static_cast<double>(asked) : 0.0;
+}
+
 void IntervalCollector::add(std::uint64_t index, const Histogram& h, std::uint64_t sent,
                             std::uint64_t lost) {
     std::lock_guard lock(mutex_);
@@ -110,9 +115,11 @@ void fill_datagram(char* out, std::size_t size, std::uint64_t seq, Nanos sent, c
 
 enum class SeqState : std::uint8_t { free, outstanding, received, lost };
 
-/// Recent UDP sequence numbers and what became of them (a window of 64Ki).
+/// Recent UDP sequence numbers and what became of them (a window of 64Ki; empty, and never
+/// touched, for TCP runs).
 class SeqWindow {
 public:
+    explicit SeqWindow(bool used) : entries_(used ? 65536 : 0) {}
     struct Entry {
         std::uint64_t seq = ~std::uint64_t{0};
         Nanos intended = 0;
@@ -126,13 +133,14 @@ public:
     }
 
 private:
-    std::vector<Entry> entries_ = std::vector<Entry>(65536);
+    std::vector<Entry> entries_;
 };
 
 class Worker {
 public:
     Worker(const Config& c, Shared& s, int index)
-        : cfg_(c), shared_(s), index_(index), pattern_(std::max(c.size, kUdpHeader)) {}
+        : cfg_(c), shared_(s), index_(index), datagram_size_(std::max(c.size, kUdpHeader)),
+          pattern_(datagram_size_) {}
 
     Result result;
 
@@ -267,6 +275,17 @@ private:
                 fmt::format("{} {}: {}", doing, cfg_.target.to_string(), std::strerror(err)));
     }
 
+    void fail_closed() {
+        shared_.fail(Failure::unavailable,
+                     fmt::format("{} closed the connection mid-run", cfg_.target.to_string()));
+    }
+
+    void fail_no_echo() {
+        shared_.fail(Failure::unavailable,
+                     fmt::format("no echo from {} within {}", cfg_.target.to_string(),
+                                 format_duration(static_cast<double>(cfg_.timeout))));
+    }
+
     void corrupt(std::uint64_t seq, std::size_t offset) {
         shared_.fail(
             Failure::corrupt,
@@ -291,8 +310,8 @@ private:
             ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
         }
         std::vector<char> rx(std::max<std::size_t>(cfg_.size, 65536));
-        std::vector<char> dgram(std::max(cfg_.size, kUdpHeader));
-        SeqWindow window;
+        std::vector<char> dgram(datagram_size_);
+        SeqWindow window(cfg_.protocol == Protocol::udp);
         for (std::uint64_t seq = 0;; ++seq) {
             Nanos t0 = monotonic_ns();
             if (stopping(t0)) return;
@@ -311,17 +330,10 @@ private:
                         got += static_cast<std::size_t>(n);
                         continue;
                     }
-                    if (n == 0)
-                        return shared_.fail(Failure::unavailable,
-                                            fmt::format("{} closed the connection mid-run",
-                                                        cfg_.target.to_string()));
+                    if (n == 0) return fail_closed();
                     if (errno != EAGAIN && errno != EINTR) return fail_io(errno, "recv from");
                     const Nanos now = monotonic_ns();
-                    if (now - t0 > cfg_.timeout)
-                        return shared_.fail(
-                            Failure::unavailable,
-                            fmt::format("no echo from {} within {}", cfg_.target.to_string(),
-                                        format_duration(static_cast<double>(cfg_.timeout))));
+                    if (now - t0 > cfg_.timeout) return fail_no_echo();
                     if (shared_.stop.load(std::memory_order_relaxed)) return;
                 }
                 const Nanos t1 = monotonic_ns();
@@ -344,12 +356,11 @@ private:
                     if (n >= 0) {
                         const auto got = check_datagram(rx.data(), static_cast<std::size_t>(n));
                         if (!got) return;
-                        if (*got == seq) {
-                            e.state = SeqState::received;
-                            record(now, t0, now - t0);
+                        // Only `seq` can be outstanding here: older ones were answered or lost.
+                        if (const auto* answered = claim(window, *got)) {
+                            record_reply(now, *answered, false);
                             break;
                         }
-                        classify_stray(window, *got, seq);
                         continue;
                     }
                     if (errno != EAGAIN && errno != EINTR) return fail_io(errno, "recv from");
@@ -405,11 +416,11 @@ private:
             std::memcpy(&magic, data, 4);
             std::memcpy(&seq, data + 4, 8);
         }
-        if (n != std::max(cfg_.size, kUdpHeader) || magic != kMagic) {
+        if (n != datagram_size_ || magic != kMagic) {
             shared_.fail(Failure::corrupt,
                          fmt::format("corrupt echo from {}: a {}-byte datagram that is not one of "
                                      "ours came back (sent {} bytes)",
-                                     cfg_.target.to_string(), n, std::max(cfg_.size, kUdpHeader)));
+                                     cfg_.target.to_string(), n, datagram_size_));
             return std::nullopt;
         }
         if (std::memcmp(data + kUdpHeader, pattern_.at(seq) + kUdpHeader, n - kUdpHeader) != 0) {
@@ -420,14 +431,29 @@ private:
         return seq;
     }
 
-    /// A reply that is not the one awaited: late (its request was counted lost), duplicate,
-    /// or (in open loop) out of order.
-    void classify_stray(SeqWindow& window, std::uint64_t got, std::uint64_t /*awaited*/) {
-        SeqWindow::Entry* e = window.find(got);
-        if (e == nullptr || e->state == SeqState::lost)
+    /// The outstanding request a UDP reply answers, marked received; nullptr after counting
+    /// the reply as late (its request was already counted lost) or as a duplicate.
+    SeqWindow::Entry* claim(SeqWindow& window, std::uint64_t seq) {
+        SeqWindow::Entry* e = window.find(seq);
+        if (e == nullptr || e->state == SeqState::lost) {
             ++result.late;
-        else if (e->state == SeqState::received)
+            return nullptr;
+        }
+        if (e->state == SeqState::received) {
             ++result.duplicates;
+            return nullptr;
+        }
+        e->state = SeqState::received;
+        return e;
+    }
+
+    /// Records a reply to `e`: paced runs measure from the intended send time (and keep the
+    /// actual one and the lag), ping-pong from the actual send.
+    void record_reply(Nanos now, const SeqWindow::Entry& e, bool paced) {
+        if (paced)
+            record(now, e.intended, now - e.intended, now - e.actual, e.actual - e.intended);
+        else
+            record(now, e.actual, now - e.actual);
     }
 
     // ------------------------------------------------ many connections / paced (epoll)
@@ -441,7 +467,6 @@ private:
         std::size_t udp_outstanding = 0;
         std::string tx; ///< TCP: bytes not yet taken by the socket
         std::size_t tx_offset = 0;
-        bool want_write = false;
     };
 
     [[nodiscard]] std::size_t outstanding(const Conn& c) const {
@@ -458,16 +483,17 @@ private:
         }
         // UDP sequence numbers are unique per thread (one window), TCP's per connection.
         std::uint64_t udp_seq = 0;
-        SeqWindow window;
+        SeqWindow window(cfg_.protocol == Protocol::udp);
         std::deque<std::pair<std::size_t, std::uint64_t>>
             udp_deadlines; // (conn, seq) in send order
         std::vector<char> rx(65536 + 16);
-        std::vector<char> dgram(std::max(cfg_.size, kUdpHeader));
+        std::vector<char> dgram(datagram_size_);
         const bool paced = cfg_.mode == Mode::paced;
         const Nanos begin = monotonic_ns();
         Pacer pacer(paced ? cfg_.rate / cfg_.threads : 1.0, begin, cfg_.poisson,
                     std::uint64_t{0x9E3779B97F4A7C15} * static_cast<std::uint64_t>(index_ + 1));
         std::size_t rr = 0;
+        Nanos next_timeout_scan = 0;
 
         auto send_one = [&](std::size_t ci, Nanos intended) -> bool {
             Conn& c = conns[ci];
@@ -509,7 +535,6 @@ private:
             if (done < cfg_.size) {
                 c.tx.assign(pattern_.at(seq) + done, cfg_.size - done);
                 c.tx_offset = 0;
-                c.want_write = true;
                 poller.modify(c.fd.get(), interest::read | interest::write, ci);
             }
             return true;
@@ -525,7 +550,6 @@ private:
         for (;;) {
             Nanos now = monotonic_ns();
             if (stopping(now)) return;
-            // Paced sends that are due (several, if we fell behind: open loop never skips).
             // Paced sends that are due: several if we fell behind (the schedule never skips).
             // With an --inflight cap a send waits for a connection with room: it then lags
             // the schedule, and the corrected latency counts that wait.
@@ -566,14 +590,13 @@ private:
                 if (!paced && !send_one(ci, monotonic_ns())) return;
             }
             // TCP: the oldest request on any connection must be answered within --timeout.
-            if (cfg_.protocol == Protocol::tcp) {
-                for (const auto& c : conns) {
+            // The scan covers every connection, so it runs a few times a second, not on every
+            // wake-up (10,000 connections would make it the hot path).
+            if (cfg_.protocol == Protocol::tcp && now >= next_timeout_scan) {
+                next_timeout_scan = now + std::min<Nanos>(cfg_.timeout / 4, 100 * kNanosPerMilli);
+                for (const auto& c : conns)
                     if (!c.inflight.empty() && now - c.inflight.front().actual > cfg_.timeout)
-                        return shared_.fail(
-                            Failure::unavailable,
-                            fmt::format("no echo from {} within {}", cfg_.target.to_string(),
-                                        format_duration(static_cast<double>(cfg_.timeout))));
-                }
+                        return fail_no_echo();
             }
             // Sleep until shortly before the next paced send, then spin: the kernel's timer
             // slack (50us by default) would otherwise make every send late.
@@ -589,7 +612,7 @@ private:
             for (std::size_t i = 0; i < n; ++i) {
                 const auto ci = static_cast<std::size_t>(events[i].token);
                 Conn& c = conns[ci];
-                if (events[i].writable && c.want_write && !flush(c, poller, ci)) return;
+                if (events[i].writable && !c.tx.empty() && !flush(c, poller, ci)) return;
                 if (!(events[i].readable || events[i].error || events[i].hangup)) continue;
                 if (cfg_.protocol == Protocol::tcp) {
                     if (!read_tcp(c, ci, rx, send_one, paced)) return;
@@ -612,7 +635,6 @@ private:
         if (c.tx_offset == c.tx.size()) {
             c.tx.clear();
             c.tx_offset = 0;
-            c.want_write = false;
             poller.modify(c.fd.get(), interest::read, ci);
         }
         return true;
@@ -622,8 +644,7 @@ private:
     bool read_tcp(Conn& c, std::size_t ci, std::vector<char>& rx, SendOne& send_one, bool paced) {
         const ssize_t n = ::recv(c.fd.get(), rx.data(), rx.size(), MSG_DONTWAIT);
         if (n == 0) {
-            shared_.fail(Failure::unavailable,
-                         fmt::format("{} closed the connection mid-run", cfg_.target.to_string()));
+            fail_closed();
             return false;
         }
         if (n < 0) {
@@ -653,11 +674,7 @@ private:
             c.rx_offset += take;
             if (c.rx_offset == cfg_.size) {
                 c.rx_offset = 0;
-                if (paced)
-                    record(now, head.intended, now - head.intended, now - head.actual,
-                           head.actual - head.intended);
-                else
-                    record(now, head.actual, now - head.actual);
+                record_reply(now, head, paced);
                 c.inflight.pop_front();
                 if (!paced && !stopping(now) && !send_one(ci, monotonic_ns())) return false;
             }
@@ -678,25 +695,13 @@ private:
             const Nanos now = monotonic_ns();
             const auto seq = check_datagram(rx.data(), static_cast<std::size_t>(n));
             if (!seq) return false;
-            SeqWindow::Entry* e = window.find(*seq);
-            if (e == nullptr || e->state == SeqState::lost) {
-                ++result.late;
-                continue;
-            }
-            if (e->state == SeqState::received) {
-                ++result.duplicates;
-                continue;
-            }
+            const SeqWindow::Entry* e = claim(window, *seq);
+            if (e == nullptr) continue;
             constexpr auto kNone = ~std::uint64_t{0};
             if (c.highest_received != kNone && *seq < c.highest_received) ++result.reordered;
             if (c.highest_received == kNone || *seq > c.highest_received) c.highest_received = *seq;
-            e->state = SeqState::received;
             --c.udp_outstanding;
-            if (paced)
-                record(now, e->intended, now - e->intended, now - e->actual,
-                       e->actual - e->intended);
-            else
-                record(now, e->actual, now - e->actual);
+            record_reply(now, *e, paced);
             if (!paced && !stopping(now) && !send_one(ci, monotonic_ns())) return false;
         }
         return true;
@@ -737,6 +742,7 @@ private:
     const Config& cfg_;
     Shared& shared_;
     int index_;
+    std::size_t datagram_size_; ///< UDP: the message with its header
     Pattern pattern_;
     Histogram interval_;
     std::uint64_t interval_index_ = 0;

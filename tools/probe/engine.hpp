@@ -60,6 +60,8 @@ struct Result {
     Nanos measured_ns = 0;      ///< time after warm-up
     void merge(const Result& other);
     [[nodiscard]] std::uint64_t error_count() const;
+    /// UDP: lost as a share of the requests that were answered or lost, in percent.
+    [[nodiscard]] double loss_percent() const;
 };
 
 /// Per-interval aggregation: threads flush their interval histograms here; the main thread

@@ -246,8 +246,7 @@ std::map<std::string, double> metrics_of(const SizeRun& r, bool udp) {
     }
     m["count"] = double(h.count());
     if (udp) {
-        const auto asked = r.result.received + r.result.lost;
-        m["loss"] = asked ? 100.0 * double(r.result.lost) / double(asked) : 0.0;
+        m["loss"] = r.result.loss_percent();
         m["lost"] = double(r.result.lost);
         m["late"] = double(r.result.late);
         m["duplicates"] = double(r.result.duplicates);
@@ -363,6 +362,11 @@ int run(const Options& o) {
             [[maybe_unused]] auto n = ::write(done_event.get(), &one, sizeof one);
         });
         std::uint64_t next_interval = 0;
+        // Interval k is printed a little after it ends, so late replies still land in it.
+        auto interval_due = [&](std::uint64_t k) {
+            return shared.measure_from + static_cast<Nanos>(k + 1) * cfg.interval +
+                   20 * kNanosPerMilli;
+        };
         auto emit_interval = [&](std::uint64_t k) {
             auto slot = shared.intervals.take(k);
             if (slot.sent == 0 && slot.rtt.empty()) return;
@@ -394,9 +398,7 @@ int run(const Options& o) {
             int wait_ms = -1;
             if (progress) wait_ms = 100;
             if (cfg.interval > 0) {
-                const Nanos due = shared.measure_from +
-                                  static_cast<Nanos>(next_interval + 1) * cfg.interval +
-                                  20 * kNanosPerMilli;
+                const Nanos due = interval_due(next_interval);
                 const Nanos left =
                     shared.measure_from > 0 ? due - monotonic_ns() : 20 * kNanosPerMilli;
                 const int ms = static_cast<int>(std::max<Nanos>(left, 0) / kNanosPerMilli) + 1;
@@ -408,9 +410,7 @@ int run(const Options& o) {
             if (cli::interrupted()) shared.stop = true;
             const Nanos now = monotonic_ns();
             if (cfg.interval > 0 && shared.measure_from > 0) {
-                while (now >= shared.measure_from +
-                                  static_cast<Nanos>(next_interval + 1) * cfg.interval +
-                                  20 * kNanosPerMilli)
+                while (now >= interval_due(next_interval))
                     emit_interval(next_interval++);
             }
             if (progress) {
@@ -539,8 +539,7 @@ int run(const Options& o) {
         if (o.half_rtt) row.push_back(h.empty() ? Cell(Value{}) : Cell(h.percentile(50) / 2));
         row.emplace_back(r.result.sent);
         if (udp) {
-            const auto asked = r.result.received + r.result.lost;
-            const double loss = asked ? 100.0 * double(r.result.lost) / double(asked) : 0.0;
+            const double loss = r.result.loss_percent();
             row.emplace_back(r.result.lost, r.result.lost ? Style::warn : Style::plain);
             row.emplace_back(loss, loss > 0 ? Style::warn : Style::plain);
             row.emplace_back(r.result.late);
@@ -601,18 +600,12 @@ int run(const Options& o) {
     }
     std::sort(probe_cpus.begin(), probe_cpus.end());
     probe_cpus.erase(std::unique(probe_cpus.begin(), probe_cpus.end()), probe_cpus.end());
-    auto list = [](const std::vector<int>& v) {
-        std::string s;
-        for (int c : v)
-            s += (s.empty() ? "" : ",") + (c < 0 ? std::string("?") : std::to_string(c));
-        return s.empty() ? std::string("unknown") : s;
-    };
     env.add({"socket_options", "socket options", Unit::none}, Cell(socket_options));
     env.add({"busy_poll", "busy poll", Unit::none}, Cell(cfg.busy_poll));
-    env.add({"probe_cpus", "probe ran on CPUs", Unit::none}, Cell(list(probe_cpus)));
-    env.add(
-        {"server_cpus", "server ran on CPUs", Unit::none},
-        Cell(embedded ? list(embedded->worker_cpus()) : std::string("unknown (external server)")));
+    env.add({"probe_cpus", "probe ran on CPUs", Unit::none}, Cell(format_cpu_list(probe_cpus)));
+    env.add({"server_cpus", "server ran on CPUs", Unit::none},
+            Cell(embedded ? format_cpu_list(embedded->worker_cpus())
+                          : std::string("unknown (external server)")));
 
     // Checks: every size must pass.
     for (const auto& r : runs) {

@@ -44,18 +44,21 @@ void EpollPoller::remove(int fd) {
 
 std::size_t EpollPoller::wait(std::span<PollEvent> out, Nanos timeout) {
     if (buffer_.size() < out.size()) buffer_.resize(out.size());
-    int n = 0;
     // epoll_pwait2 (Linux 5.11) takes a nanosecond timeout; epoll_wait rounds up to a
-    // millisecond, too coarse for pacing. Fall back when the kernel lacks it.
-    if (timeout > 0 && timeout < kNanosPerSecond && have_pwait2_) {
+    // millisecond, too coarse for pacing. Fall back for good when the kernel lacks it.
+    const bool sub_second = timeout > 0 && timeout < kNanosPerSecond;
+    int n = -1;
+    bool waited = false;
+    if (sub_second && have_pwait2_) {
         timespec ts{0, static_cast<long>(timeout)};
         n = ::epoll_pwait2(epoll_.get(), buffer_.data(), static_cast<int>(out.size()), &ts,
                            nullptr);
-        if (n < 0 && errno == ENOSYS) have_pwait2_ = false;
+        waited = n >= 0 || errno != ENOSYS;
+        have_pwait2_ = waited;
     }
-    if (!(timeout > 0 && timeout < kNanosPerSecond && have_pwait2_)) {
-        int ms = -1;
-        if (timeout >= 0) ms = static_cast<int>((timeout + kNanosPerMilli - 1) / kNanosPerMilli);
+    if (!waited) {
+        const int ms =
+            timeout < 0 ? -1 : static_cast<int>((timeout + kNanosPerMilli - 1) / kNanosPerMilli);
         n = ::epoll_wait(epoll_.get(), buffer_.data(), static_cast<int>(out.size()), ms);
     }
     if (n < 0) {

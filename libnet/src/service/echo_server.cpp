@@ -22,19 +22,24 @@
 
 namespace netdx {
 
+const std::array<EchoStats::Counter, 12> EchoStats::kCounters{{
+    {"connections_current", &EchoStats::connections_current},
+    {"connections_total", &EchoStats::connections_total},
+    {"connections_refused", &EchoStats::connections_refused},
+    {"connections_idle_closed", &EchoStats::connections_idle_closed},
+    {"connections_reset", &EchoStats::connections_reset},
+    {"tcp_bytes", &EchoStats::tcp_bytes},
+    {"tcp_reads", &EchoStats::tcp_reads},
+    {"udp_datagrams", &EchoStats::udp_datagrams},
+    {"udp_replies", &EchoStats::udp_replies},
+    {"udp_bytes", &EchoStats::udp_bytes},
+    {"udp_rate_limited", &EchoStats::udp_rate_limited},
+    {"udp_send_errors", &EchoStats::udp_send_errors},
+}};
+
 void EchoStats::add(const EchoStats& o) {
-    connections_current += o.connections_current;
-    connections_total += o.connections_total;
-    connections_refused += o.connections_refused;
-    connections_idle_closed += o.connections_idle_closed;
-    connections_reset += o.connections_reset;
-    tcp_bytes += o.tcp_bytes;
-    tcp_reads += o.tcp_reads;
-    udp_datagrams += o.udp_datagrams;
-    udp_replies += o.udp_replies;
-    udp_bytes += o.udp_bytes;
-    udp_rate_limited += o.udp_rate_limited;
-    udp_send_errors += o.udp_send_errors;
+    for (const auto& c : kCounters)
+        this->*c.member += o.*c.member;
 }
 
 namespace {
@@ -99,8 +104,7 @@ struct EchoServer::Worker {
         Fd fd;
         std::string pending;    ///< echo bytes the socket did not take yet
         std::size_t offset = 0; ///< sent part of pending
-        Nanos last_active = 0;
-        bool read_closed = false; ///< the peer sent FIN: close once pending is flushed
+        Nanos last_active = 0;  ///< only kept with an idle timeout
     };
 
     Worker(const EchoConfig& c, std::atomic<std::uint64_t>& shared, Fd tcp, Fd udp_fd)
@@ -133,13 +137,15 @@ struct EchoServer::Worker {
 
     void loop() {
         std::array<PollEvent, 256> events;
+        // Without an idle timeout nothing needs the time: no clock reads per message.
+        const bool timed = cfg.idle_timeout > 0;
         while (!stopping) {
-            Nanos now = monotonic_ns();
-            if (cfg.idle_timeout > 0)
+            Nanos now = timed ? monotonic_ns() : 0;
+            if (timed)
                 wheel.advance(now,
                               [&](TimerEntry& e) { on_idle_timer(static_cast<Conn&>(e), now); });
-            const auto n = poller.wait(events, cfg.idle_timeout > 0 ? wheel.next_wait(now) : -1);
-            now = monotonic_ns();
+            const auto n = poller.wait(events, timed ? wheel.next_wait(now) : -1);
+            if (timed) now = monotonic_ns();
             cpu.store(::sched_getcpu(), std::memory_order_relaxed);
             for (std::size_t i = 0; i < n; ++i)
                 dispatch(events[i], now);
@@ -167,7 +173,7 @@ struct EchoServer::Worker {
             if (!flush(c)) return;
         }
         if (ev.readable || ev.error || ev.hangup) {
-            if (c.pending.empty() && !c.read_closed)
+            if (c.pending.empty())
                 on_readable(c, now);
             else if (ev.error)
                 close_conn(c, &reset);
@@ -191,13 +197,12 @@ struct EchoServer::Worker {
                 }
                 continue; // ECONNABORTED and friends: that one is gone, take the next
             }
-            if (cfg.max_connections > 0 &&
-                shared_now.fetch_add(1, std::memory_order_relaxed) >= cfg.max_connections) {
+            const auto before = shared_now.fetch_add(1, std::memory_order_relaxed);
+            if (cfg.max_connections > 0 && before >= cfg.max_connections) {
                 shared_now.fetch_sub(1, std::memory_order_relaxed);
                 refused.add(1);
                 continue; // a.fd closes here: refused at once
             }
-            if (cfg.max_connections == 0) shared_now.fetch_add(1, std::memory_order_relaxed);
             const int fd = a.fd.get();
             set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
             if (static_cast<std::size_t>(fd) >= conns.size())
@@ -214,8 +219,8 @@ struct EchoServer::Worker {
     }
 
     void on_readable(Conn& c, Nanos now) {
-        const std::size_t want = std::min(read_buffer.size(), cfg.write_buffer);
-        const ssize_t n = ::recv(c.fd.get(), read_buffer.data(), want, 0);
+        // read_buffer holds at most write_buffer bytes, so pending never exceeds it.
+        const ssize_t n = ::recv(c.fd.get(), read_buffer.data(), read_buffer.size(), 0);
         if (n > 0) {
             c.last_active = now;
             tcp_bytes.add(static_cast<std::uint64_t>(n));

@@ -65,6 +65,13 @@ std::string detect_virtualization(const SysfsReader& fs) {
     return "unknown";
 }
 
+std::string format_cpu_list(std::span<const int> cpus) {
+    std::string s;
+    for (int c : cpus)
+        s += (s.empty() ? "" : ",") + (c < 0 ? std::string("?") : std::to_string(c));
+    return s.empty() ? std::string("unknown") : s;
+}
+
 SystemInfo read_system_info(const SysfsReader& fs) {
     SystemInfo info;
     utsname u{};

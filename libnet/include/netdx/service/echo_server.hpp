@@ -21,6 +21,7 @@
 /// fork between construction and start(): a child destroying its copy leaves the parent's
 /// server untouched.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -57,6 +58,13 @@ struct EchoStats {
     std::uint64_t udp_rate_limited = 0; ///< datagrams not echoed (rate limit)
     std::uint64_t udp_send_errors = 0;  ///< replies the kernel refused (ENOBUFS …)
     void add(const EchoStats& other);
+
+    /// Every counter with its JSON name: sums, serialisation and checks walk this one list.
+    struct Counter {
+        const char* name;
+        std::uint64_t EchoStats::*member;
+    };
+    static const std::array<Counter, 12> kCounters;
 };
 
 class EchoServer {

@@ -2,6 +2,7 @@
 /// What machine this is: kernel, CPU, clock source, virtualisation. Recorded in every report
 /// so numbers can be compared across machines.
 
+#include <span>
 #include <string>
 
 #include <netdx/sys/sysctl.hpp>
@@ -19,6 +20,9 @@ struct SystemInfo {
 };
 
 [[nodiscard]] SystemInfo read_system_info(const SysfsReader& fs = SysfsReader{});
+
+/// CPUs as a report shows them: "0,1"; an unknown one (-1) is "?", an empty list "unknown".
+[[nodiscard]] std::string format_cpu_list(std::span<const int> cpus);
 
 /// Best guess at the hypervisor or container this runs in; "none" when bare metal.
 [[nodiscard]] std::string detect_virtualization(const SysfsReader& fs = SysfsReader{});
