@@ -16,8 +16,8 @@ jq_rate() { python3 -c 'import json,sys; r=json.load(sys.stdin)["results"][0]; p
 have_sockperf=1
 command -v sockperf >/dev/null || { echo "(sockperf not installed: apt-get install sockperf)"; have_sockperf=0; }
 
-start_echo() { # prints the port of a netdx-echo with $1 threads
-  "$BIN/netdx-echo" --listen 127.0.0.1:0 --threads "$1" -q --json > /dev/null 2>&1 &
+start_echo() { # prints the port of a netdx-echo with $1 threads (and options $2...)
+  "$BIN/netdx-echo" --listen 127.0.0.1:0 --threads "$1" "${@:2}" -q --json > /dev/null 2>&1 &
   PIDS+=($!)
   local pid=$!
   for _ in $(seq 50); do
@@ -31,13 +31,15 @@ start_echo() { # prints the port of a netdx-echo with $1 threads
 
 echo "== RTT p50, 64-byte messages, loopback ($REPEATS interleaved runs of ${SECS}s, medians)"
 ECHO1=$(start_echo 1)
+ECHO0=$(start_echo 1 --spin 0) # the same server without its adaptive spin
 for proto in tcp udp; do
-  floor=(); sp=(); nd=(); bp=()
+  floor=(); sp=(); nd=(); bp=(); n0=()
   flag=""; [[ $proto == udp ]] && flag="--udp"
   for ((i = 0; i < REPEATS; i++)); do
     floor+=("$("$BIN/floor_pingpong" "$proto" 64 100000 | awk '{print $2}')")
     nd+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO1" $flag -q -d "${SECS}s" --json | jq_p50)")
     bp+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO1" $flag --busy-poll -q -d "${SECS}s" --json | jq_p50)")
+    n0+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO0" $flag -q -d "${SECS}s" --json | jq_p50)")
     if ((have_sockperf)); then
       port=$((20000 + RANDOM % 20000))
       spflag=(); [[ $proto == tcp ]] && spflag=(--tcp) # sockperf speaks UDP unless told
@@ -53,6 +55,7 @@ for proto in tcp udp; do
   F=$(printf '%s\n' "${floor[@]}" | median)
   N=$(printf '%s\n' "${nd[@]}" | median)
   B=$(printf '%s\n' "${bp[@]}" | median)
+  Z=$(printf '%s\n' "${n0[@]}" | median)
   printf '  %s %-44s %9.2f us  1.00x\n' "$proto" "floor (C, blocking, client+server)" "$(echo "$F/1000" | bc -l)"
   if ((have_sockperf)); then
     S=$(printf '%s\n' "${sp[@]}" | median)
@@ -60,6 +63,7 @@ for proto in tcp udp; do
   fi
   printf '  %s %-44s %9.2f us  %.2fx floor\n' "$proto" "netdx-probe vs netdx-echo" "$(echo "$N/1000" | bc -l)" "$(echo "$N/$F" | bc -l)"
   printf '  %s %-44s %9.2f us  %.2fx floor\n' "$proto" "netdx-probe --busy-poll vs netdx-echo" "$(echo "$B/1000" | bc -l)" "$(echo "$B/$F" | bc -l)"
+  printf '  %s %-44s %9.2f us  %.2fx floor\n' "$proto" "netdx-probe vs netdx-echo --spin 0" "$(echo "$Z/1000" | bc -l)" "$(echo "$Z/$F" | bc -l)"
 done
 
 echo
@@ -70,13 +74,15 @@ PIDS+=($!)
 sleep 0.3
 FLOOR_PORT=$(head -1 "$FLOOR_PORT_FILE")
 for conns in 1 100 10000; do
-  f=(); n=()
+  f=(); n=(); z=()
   for ((i = 0; i < REPEATS; i++)); do
     f+=("$("$BIN/netdx-probe" "127.0.0.1:$FLOOR_PORT" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate)")
     n+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO1" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate)")
+    z+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO0" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate)")
   done
   F=$(printf '%s\n' "${f[@]}" | median)
   N=$(printf '%s\n' "${n[@]}" | median)
-  printf '  %6d connections: floor epoll echo %10.0f msg/s   netdx-echo %10.0f msg/s   %.2fx floor\n' \
-    "$conns" "$F" "$N" "$(echo "$N/$F" | bc -l)"
+  Z=$(printf '%s\n' "${z[@]}" | median)
+  printf '  %6d connections: floor epoll echo %8.0f msg/s  netdx-echo %8.0f (%.2fx)  --spin 0 %8.0f (%.2fx)\n' \
+    "$conns" "$F" "$N" "$(echo "$N/$F" | bc -l)" "$Z" "$(echo "$Z/$F" | bc -l)"
 done

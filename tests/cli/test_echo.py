@@ -226,6 +226,39 @@ class EchoLifecycle(unittest.TestCase):
         self.assertEqual(doc["stats"]["tcp_bytes"], sum(len(b"p%d" % i) for i in range(60)))
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class EchoSpinSerial(unittest.TestCase):
+    def sparse_traffic_cpu(self, spin):
+        """CPU seconds the server used for 12 round trips 50 ms apart."""
+        with EchoProcess("--threads", "1", "--spin", spin) as e:
+            with socket.create_connection(("127.0.0.1", e.port), timeout=10) as s:
+                before = cpu_seconds(e.pid)
+                for i in range(12):
+                    s.sendall(b"x")
+                    self.assertEqual(s.recv(10), b"x")
+                    time.sleep(0.05)
+                used = cpu_seconds(e.pid) - before
+            e.stop_json()
+        return used
+
+    def test_spin_only_while_gaps_are_within_the_budget(self):
+        # Gaps of 50 ms are "dense" for a 1 s budget: the thread polls through them.
+        self.assertGreater(self.sparse_traffic_cpu("1s"), 0.3)
+        # ... and sparse for the default budget: the thread sleeps between messages.
+        self.assertLess(self.sparse_traffic_cpu("50us"), 0.1)
+        self.assertLess(self.sparse_traffic_cpu("0"), 0.1)
+
+    def test_bad_spin_names_the_token(self):
+        r = run(["netdx-echo", "--spin", "fast"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("fast", r.stderr)
+
+
 class EchoErrors(unittest.TestCase):
     def test_bad_listen_address_is_a_usage_error(self):
         r = run(["netdx-echo", "--listen", "127.0.0.1:99999"])

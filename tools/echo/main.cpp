@@ -22,6 +22,7 @@
 #include <netdx/sys/parse_error.hpp>
 #include <netdx/sys/system_error.hpp>
 #include <netdx/sys/system_info.hpp>
+#include <netdx/sys/worker_processes.hpp>
 #include <netdx/version.hpp>
 
 #include "cli.hpp"
@@ -58,6 +59,7 @@ struct Options {
     std::uint64_t write_buffer = 256 * 1024;
     Nanos stats_interval = 0;
     Nanos duration = 0;
+    Nanos spin = EchoConfig{}.spin;
 };
 
 void setup(CLI::App& app, Options& o) {
@@ -85,6 +87,10 @@ void setup(CLI::App& app, Options& o) {
     cli::add_size(
         app, "--write-buffer", o.write_buffer,
         "Unsent echo bytes kept per connection before it stops being read (default 256KiB)");
+    cli::add_duration(
+        app, "--spin", o.spin,
+        "Poll without sleeping this long after traffic while it is dense (lower "
+        "RTT for ping-pong peers, costs CPU only during such traffic; default 50us; 0: off)");
     cli::add_duration(app, "--stats-interval", o.stats_interval, "Print statistics this often");
     cli::add_duration(app, "--duration", o.duration,
                       "Stop after this long (default: until SIGINT/SIGTERM)");
@@ -111,52 +117,29 @@ EchoStats stats_from_json(const nlohmann::json& j) {
     return s;
 }
 
-/// A child process serving the same port; it reports its counters as JSON lines on a pipe.
-struct Child {
-    pid_t pid = -1;
-    Fd pipe;
-    std::string partial;
-    EchoStats last;
-};
-
-/// Child side: serve until SIGTERM/SIGINT, writing stats every 200ms and once at the end.
-[[noreturn]] void child_main(const EchoConfig& cfg, int out_fd) {
+/// A worker process serving the same port: stats lines every 200 ms and a final one.
+[[noreturn]] void child_main(const EchoConfig& cfg, WorkerChannel& channel) {
     int code = 0;
     try {
         EchoServer server(cfg);
         server.start();
-        auto report = [&] {
-            const auto line = stats_json(server.stats()).dump() + "\n";
-            [[maybe_unused]] auto n = ::write(out_fd, line.data(), line.size());
+        auto report = [&](bool final) {
+            const auto line = stats_json(server.stats()).dump();
+            final ? channel.send(line) : channel.post(line);
         };
-        while (!cli::interrupted() && server.worker_error().empty()) {
-            pollfd p{cli::interrupt_fd(), POLLIN, 0};
-            ::poll(&p, 1, 200);
-            report();
+        while (!cli::interrupted() && !channel.stop_requested() && server.worker_error().empty()) {
+            pollfd p[2] = {{cli::interrupt_fd(), POLLIN, 0}, {channel.control_fd(), POLLIN, 0}};
+            ::poll(p, 2, 200);
+            report(false);
         }
         server.stop();
-        report();
+        report(true);
         if (!server.worker_error().empty()) code = to_int(ExitCode::system);
     } catch (const std::exception& e) {
         std::cerr << "netdx-echo: worker process: " << e.what() << '\n';
         code = to_int(ExitCode::system);
     }
     ::_exit(code);
-}
-
-void read_child(Child& c) {
-    char buf[4096];
-    for (;;) {
-        const ssize_t n = ::read(c.pipe.get(), buf, sizeof buf);
-        if (n <= 0) return;
-        c.partial.append(buf, static_cast<std::size_t>(n));
-        std::size_t nl;
-        while ((nl = c.partial.find('\n')) != std::string::npos) {
-            auto j = nlohmann::json::parse(c.partial.substr(0, nl), nullptr, false);
-            if (!j.is_discarded()) c.last = stats_from_json(j);
-            c.partial.erase(0, nl + 1);
-        }
-    }
 }
 
 Section stats_section(const EchoStats& s, Nanos elapsed) {
@@ -191,6 +174,7 @@ int run(const Options& o) {
     cfg.udp = !o.tcp_only;
     cfg.threads = o.threads > 0 ? o.threads : std::max(1, info.usable_cpus);
     cfg.idle_timeout = o.idle_timeout;
+    cfg.spin = o.spin;
     cfg.max_connections = o.max_connections;
     cfg.udp_rate_limit = o.udp_rate_limit;
     cfg.write_buffer = static_cast<std::size_t>(std::max<std::uint64_t>(o.write_buffer, 1));
@@ -198,25 +182,19 @@ int run(const Options& o) {
 
     auto server = std::make_unique<EchoServer>(cfg);
     cfg.listen = server->local_endpoint(); // children join the port actually bound
-    std::vector<Child> children;
+    WorkerProcesses children;
+    std::vector<EchoStats> child_stats(static_cast<std::size_t>(o.processes - 1));
     for (int i = 1; i < o.processes; ++i) {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe for an echo worker process");
-        const pid_t pid = ::fork();
-        if (pid < 0) throw_errno("fork an echo worker process");
-        if (pid == 0) {
-            ::close(fds[0]);
+        if (auto channel = children.fork_worker()) {
             cli::reset_after_fork();
-            // Non-blocking: when the parent is slow to read, a stats line is skipped, and a
-            // child never blocks on the pipe (the parent keeps only the latest line anyway).
-            ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
             server.reset(); // the parent's sockets: this process binds its own
-            child_main(cfg, fds[1]);
+            child_main(cfg, *channel);
         }
-        ::close(fds[1]);
-        ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
-        children.push_back(Child{pid, Fd(fds[0]), {}, {}});
     }
+    auto on_child_line = [&](std::size_t i, std::string_view line) {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (!j.is_discarded()) child_stats[i] = stats_from_json(j);
+    };
     server->start();
 
     const auto protocols = std::string(cfg.tcp && cfg.udp ? "tcp+udp" : cfg.tcp ? "tcp" : "udp");
@@ -241,10 +219,9 @@ int run(const Options& o) {
     Nanos next_stats = o.stats_interval > 0 ? start + o.stats_interval : -1;
     auto total_stats = [&] {
         EchoStats s = server->stats();
-        for (auto& c : children) {
-            read_child(c);
-            s.add(c.last);
-        }
+        children.drain(on_child_line);
+        for (const auto& c : child_stats)
+            s.add(c);
         return s;
     };
     auto print_interval = [&](Nanos now) {
@@ -273,23 +250,15 @@ int run(const Options& o) {
     }
     // Stop accepting and close cleanly, here and in the worker processes.
     server->stop();
-    for (auto& c : children)
-        ::kill(c.pid, SIGTERM);
-    const Nanos deadline = monotonic_ns() + 5 * kNanosPerSecond;
-    for (auto& c : children) {
-        int status = 0;
-        while (::waitpid(c.pid, &status, WNOHANG) == 0) {
-            read_child(c); // keep its pipe drained while it finishes
-            if (monotonic_ns() > deadline) {
-                ::kill(c.pid, SIGKILL);
-                ::waitpid(c.pid, &status, 0);
-                break;
-            }
-            ::usleep(10'000);
-        }
-        read_child(c);
-        if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && failure.empty())
-            failure = fmt::format("worker process {} exited {}", c.pid, WEXITSTATUS(status));
+    children.request_stop();
+    for (const auto& e : children.wait_all(5 * kNanosPerSecond, on_child_line)) {
+        if (!failure.empty()) break;
+        if (e.killed)
+            failure = fmt::format("worker process {} did not stop and was killed", e.pid);
+        else if (WIFEXITED(e.status) && WEXITSTATUS(e.status) != 0)
+            failure = fmt::format("worker process {} exited {}", e.pid, WEXITSTATUS(e.status));
+        else if (WIFSIGNALED(e.status))
+            failure = fmt::format("worker process {} died of signal {}", e.pid, WTERMSIG(e.status));
     }
 
     Report report;

@@ -139,16 +139,33 @@ struct EchoServer::Worker {
         std::array<PollEvent, 256> events;
         // Without an idle timeout nothing needs the time: no clock reads per message.
         const bool timed = cfg.idle_timeout > 0;
+        // Spinning is adaptive: it is tried only when the previous idle gap (from the end of
+        // one batch to the next event) was within the budget, so sparse traffic never spins.
+        const bool spins = cfg.spin > 0;
+        const bool clocked = timed || spins;
+        Nanos idle_since = 0;
+        bool dense = false;
         while (!stopping) {
-            Nanos now = timed ? monotonic_ns() : 0;
+            Nanos now = clocked ? monotonic_ns() : 0;
             if (timed)
                 wheel.advance(now,
                               [&](TimerEntry& e) { on_idle_timer(static_cast<Conn&>(e), now); });
-            const auto n = poller.wait(events, timed ? wheel.next_wait(now) : -1);
-            if (timed) now = monotonic_ns();
+            std::size_t n = 0;
+            if (spins && dense) {
+                const Nanos until = now + cfg.spin;
+                // sched_yield: a runnable peer on this CPU (a client on the same machine)
+                // runs instead of waiting for the spin to end; on an idle CPU it returns at once.
+                while ((n = poller.wait(events, 0)) == 0 && !stopping &&
+                       (now = monotonic_ns()) < until)
+                    ::sched_yield();
+            }
+            if (n == 0) n = poller.wait(events, timed ? wheel.next_wait(now) : -1);
+            if (clocked) now = monotonic_ns();
+            if (spins) dense = now - idle_since <= cfg.spin;
             cpu.store(::sched_getcpu(), std::memory_order_relaxed);
             for (std::size_t i = 0; i < n; ++i)
                 dispatch(events[i], now);
+            if (spins) idle_since = monotonic_ns();
         }
     }
 

@@ -42,6 +42,12 @@ struct EchoConfig {
     double udp_rate_limit = 0;             ///< replies per source address per second; 0: unlimited
     std::size_t write_buffer = 256 * 1024; ///< per-connection cap on unsent echo bytes
     int backlog = 4096;
+    /// After serving events, poll without sleeping for up to this long before blocking, but
+    /// only while traffic is dense (the last idle gap was shorter than this). It saves the
+    /// sleep/wake-up of a ping-pong peer at the price of CPU while that traffic lasts; an idle
+    /// server sleeps. With a peer on the same machine it yields the CPU while it spins, so a
+    /// busy client loses nothing. 0: always block.
+    Nanos spin = 50 * kNanosPerMicro;
 };
 
 struct EchoStats {
