@@ -128,6 +128,10 @@ void WorkerProcesses::drain(const std::function<void(std::size_t, std::string_vi
         read_child(i, on_line);
 }
 
+void WorkerProcesses::forget() {
+    children_.clear();
+}
+
 void WorkerProcesses::request_stop() {
     for (auto& c : children_)
         c.control.reset();

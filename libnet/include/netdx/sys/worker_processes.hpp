@@ -79,6 +79,11 @@ public:
     /// Closes the control pipes: every child sees EOF and should finish.
     void request_stop();
 
+    /// In a process forked from the owner for other work (a worker of another group): closes
+    /// this group's pipe ends here without stopping or waiting, so this process does not keep
+    /// the group's children from seeing their stop.
+    void forget();
+
     /// Waits for every child to exit, draining their lines meanwhile; children still alive
     /// after `grace` are killed (SIGKILL). Returns one Exit per child, in fork order.
     std::vector<Exit> wait_all(Nanos grace,

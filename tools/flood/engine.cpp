@@ -1,0 +1,498 @@
+#include "engine.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <random>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <netdx/net/epoll_poller.hpp>
+#include <netdx/net/timing_wheel.hpp>
+#include <netdx/sys/limits.hpp>
+#include <netdx/sys/system_error.hpp>
+
+namespace netdx::flood {
+
+namespace {
+
+constexpr std::uint64_t kTokenStop = ~std::uint64_t{0};
+
+/// Every counter with its JSON name: add, to_json and from_json walk this one list.
+struct CounterName {
+    const char* name;
+    std::uint64_t Progress::*member;
+};
+constexpr std::array<CounterName, 16> kCounters{{
+    {"attempted", &Progress::attempted},
+    {"established", &Progress::established},
+    {"failed", &Progress::failed},
+    {"timed_out", &Progress::timed_out},
+    {"aborted", &Progress::aborted},
+    {"open", &Progress::open},
+    {"inflight", &Progress::inflight},
+    {"peak_open", &Progress::peak_open},
+    {"closed_by_peer", &Progress::closed_by_peer},
+    {"reset_by_peer", &Progress::reset_by_peer},
+    {"closed", &Progress::closed},
+    {"messages_sent", &Progress::messages_sent},
+    {"echoes", &Progress::echoes},
+    {"corrupt_echoes", &Progress::corrupt_echoes},
+    {"bytes_received", &Progress::bytes_received},
+    {"fds_peak", &Progress::fds_peak},
+}};
+
+/// The bytes every message carries, so an echo can be checked without keeping a copy.
+std::uint8_t pattern_byte(std::uint64_t i) {
+    return static_cast<std::uint8_t>((i * 131 + 17) >> 1);
+}
+
+} // namespace
+
+void Progress::add(const Progress& other) {
+    const auto fds = std::max(fds_peak, other.fds_peak); // per process: the largest, not a sum
+    for (const auto& c : kCounters)
+        this->*c.member += other.*c.member;
+    fds_peak = fds;
+    for (const auto& [k, v] : other.failures)
+        failures[k] += v;
+}
+
+nlohmann::json Progress::to_json() const {
+    auto j = nlohmann::json::object();
+    for (const auto& c : kCounters)
+        j[c.name] = this->*c.member;
+    j["failures"] = failures;
+    return j;
+}
+
+Progress Progress::from_json(const nlohmann::json& j) {
+    Progress p;
+    for (const auto& c : kCounters)
+        p.*c.member = j.value(c.name, std::uint64_t{0});
+    if (j.contains("failures"))
+        p.failures = j["failures"].get<std::map<std::string, std::uint64_t>>();
+    return p;
+}
+
+void Result::merge(const Result& other) {
+    progress.add(other.progress);
+    connect_latency.merge(other.connect_latency);
+    established_at.merge(other.established_at);
+    echo_rtt.merge(other.echo_rtt);
+    ramp_end = std::max(ramp_end, other.ramp_end);
+    close_duration = std::max(close_duration, other.close_duration);
+    rss_growth += other.rss_growth;
+    for (const auto& [k, v] : other.pair_peak)
+        pair_peak[k] += v; // pairs are split over workers: the peaks add (an upper bound)
+}
+
+nlohmann::json Result::to_json() const {
+    return {{"progress", progress.to_json()},
+            {"connect_latency", connect_latency.to_json()},
+            {"established_at", established_at.to_json()},
+            {"echo_rtt", echo_rtt.to_json()},
+            {"ramp_end", ramp_end},
+            {"close_duration", close_duration},
+            {"rss_growth", rss_growth},
+            {"pair_peak", pair_peak}};
+}
+
+Result Result::from_json(const nlohmann::json& j) {
+    Result r;
+    r.progress = Progress::from_json(j.at("progress"));
+    r.connect_latency = Histogram::from_json(j.at("connect_latency"));
+    r.established_at = Histogram::from_json(j.at("established_at"));
+    r.echo_rtt = Histogram::from_json(j.at("echo_rtt"));
+    r.ramp_end = j.value("ramp_end", Nanos{0});
+    r.close_duration = j.value("close_duration", Nanos{0});
+    r.rss_growth = j.value("rss_growth", std::uint64_t{0});
+    r.pair_peak = j.value("pair_peak", std::map<std::string, std::uint64_t>{});
+    return r;
+}
+
+std::uint64_t resident_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    unsigned long size = 0, resident = 0;
+    const int n = std::fscanf(f, "%lu %lu", &size, &resident);
+    std::fclose(f);
+    if (n != 2) return 0;
+    return static_cast<std::uint64_t>(resident) *
+           static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+struct Worker::Impl {
+    enum class State : std::uint8_t { free, connecting, established };
+    enum class Phase { ramp, hold, done };
+
+    /// One socket, indexed by its descriptor. It is its own timer entry: connect timeout
+    /// while connecting; next message or end of life while established.
+    struct Conn : TimerEntry {
+        Nanos t = 0;       ///< connect() time, then the time it was established
+        Nanos sent_at = 0; ///< when the message now being echoed was sent
+        std::uint32_t pair = 0;
+        std::uint32_t out_left = 0;  ///< bytes of the current message not yet written
+        std::uint32_t echo_left = 0; ///< bytes of its echo not yet back
+        State state = State::free;
+        bool echo_bad = false;
+    };
+
+    explicit Impl(Config c)
+        : cfg(std::move(c)), poller(EpollPoller::Trigger::edge),
+          wheel(kNanosPerMilli, 4096, monotonic_ns()), rng(cfg.seed) {
+        for (std::size_t s = 0; s < std::max<std::size_t>(cfg.sources.size(), 1); ++s)
+            for (const auto& t : cfg.targets) {
+                const std::string src = cfg.sources.empty() ? "*" : cfg.sources[s].to_string();
+                pair_names.push_back(fmt::format("{} -> {}", src, t.to_string()));
+            }
+        next_pair = cfg.first_pair;
+        pair_open.assign(pair_names.size(), 0);
+        pair_peak.assign(pair_names.size(), 0);
+        if (cfg.rate > 0) interval = 1e9 / cfg.rate;
+    }
+
+    Config cfg;
+    EpollPoller poller;
+    TimingWheel wheel;
+    std::mt19937_64 rng;
+    std::vector<Conn> conns;
+    std::vector<std::string> pair_names;
+    std::vector<std::uint64_t> pair_open, pair_peak;
+    std::vector<char> rx;
+    std::vector<char> message;
+    Progress p;
+    Result r;
+    Phase phase = Phase::ramp;
+    double interval = 0; ///< ns between attempts (0: no pacing)
+    double next_at = 0;  ///< intended time of the next attempt
+    std::uint64_t next_pair = 0;
+    std::uint64_t base_fds = 0;
+    Nanos hold_until = -1;
+
+    [[nodiscard]] bool want_more() const {
+        if (cfg.churn) return phase != Phase::done && p.open + p.inflight < cfg.connections;
+        return phase == Phase::ramp && p.attempted < cfg.connections;
+    }
+
+    void fail(const char* call, int err) {
+        ++p.failed;
+        ++p.failures[fmt::format("{} {}", call, errno_name(err))];
+    }
+
+    void attempt(Nanos now) {
+        ++p.attempted;
+        const auto pair = static_cast<std::uint32_t>(next_pair % pair_names.size());
+        next_pair += cfg.pair_stride;
+        const auto& target = cfg.targets[pair % cfg.targets.size()];
+        const int fd = ::socket(target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) return fail("socket", errno);
+        if (static_cast<std::size_t>(fd) >= conns.size()) { // the table is sized to the limit
+            ::close(fd);
+            return fail("socket", EMFILE);
+        }
+        if (!cfg.sources.empty()) {
+            const auto& src = cfg.sources[pair / cfg.targets.size()];
+            // Bind the address only: the port is chosen at connect() for the whole 4-tuple,
+            // not reserved per source address at bind() (which caps a source at one range).
+            const int one = 1;
+            ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            const Endpoint local(src, 0);
+            if (::bind(fd, local.sockaddr_ptr(), local.sockaddr_len()) != 0) {
+                const int err = errno;
+                ::close(fd);
+                return fail("bind", err);
+            }
+        }
+        if (cfg.send_size > 0 || !cfg.first_message.empty()) {
+            const int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        Conn& c = conns[static_cast<std::size_t>(fd)];
+        c.pair = pair;
+        c.t = now;
+        c.state = State::connecting;
+        ++p.inflight;
+        poller.add(fd, interest::read | interest::write, static_cast<std::uint64_t>(fd));
+        const int rc = ::connect(fd, target.sockaddr_ptr(), target.sockaddr_len());
+        if (rc == 0) return on_connected(fd, monotonic_ns());
+        if (errno == EINPROGRESS) {
+            wheel.arm(c, now, cfg.connect_timeout);
+            return;
+        }
+        const int err = errno;
+        --p.inflight;
+        release(fd);
+        fail("connect", err);
+    }
+
+    /// Closes the descriptor and frees its slot (the caller has done the accounting).
+    void release(int fd) {
+        Conn& c = conns[static_cast<std::size_t>(fd)];
+        if (c.armed) wheel.cancel(c);
+        c.state = State::free;
+        ::close(fd); // also leaves the epoll set
+    }
+
+    void on_connected(int fd, Nanos now) {
+        Conn& c = conns[static_cast<std::size_t>(fd)];
+        if (c.armed) wheel.cancel(c);
+        --p.inflight;
+        ++p.established;
+        ++p.open;
+        p.peak_open = std::max(p.peak_open, p.open);
+        p.fds_peak = std::max(p.fds_peak, base_fds + p.open + p.inflight);
+        r.connect_latency.record(static_cast<std::uint64_t>(std::max<Nanos>(now - c.t, 0)));
+        r.established_at.record(static_cast<std::uint64_t>(std::max<Nanos>(now - cfg.start, 0)));
+        if (++pair_open[c.pair] > pair_peak[c.pair]) pair_peak[c.pair] = pair_open[c.pair];
+        c.state = State::established;
+        c.t = now;
+        c.out_left = c.echo_left = 0;
+        if (!cfg.first_message.empty()) [[maybe_unused]]
+            auto n = ::send(fd, cfg.first_message.data(), cfg.first_message.size(), MSG_NOSIGNAL);
+        arm_established(c, now);
+    }
+
+    void arm_established(Conn& c, Nanos now) {
+        Nanos due = -1;
+        if (cfg.send_size > 0) due = cfg.every;
+        if (cfg.churn) {
+            const Nanos left = std::max<Nanos>(c.t + cfg.lifetime - now, 0);
+            due = due < 0 ? left : std::min(due, left);
+        }
+        if (due >= 0) wheel.arm(c, now, due);
+    }
+
+    /// Closes an established connection: `by_us` counts it as closed by us (with FIN or
+    /// RST as configured); otherwise the peer ended it and it is already counted.
+    void close_established(int fd, bool by_us) {
+        Conn& c = conns[static_cast<std::size_t>(fd)];
+        --p.open;
+        --pair_open[c.pair];
+        if (by_us) {
+            ++p.closed;
+            if (cfg.close_rst) {
+                const linger l{1, 0}; // an RST now instead of FIN and TIME_WAIT
+                ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+            }
+        }
+        release(fd);
+    }
+
+    void send_message(int fd, Conn& c, Nanos now) {
+        c.sent_at = now;
+        c.out_left = static_cast<std::uint32_t>(cfg.send_size);
+        c.echo_left = static_cast<std::uint32_t>(cfg.send_size);
+        c.echo_bad = false;
+        ++p.messages_sent;
+        flush(fd, c);
+    }
+
+    void flush(int fd, Conn& c) {
+        while (c.out_left > 0) {
+            const std::size_t off = cfg.send_size - c.out_left;
+            const ssize_t n = ::send(fd, message.data() + off, c.out_left, MSG_NOSIGNAL);
+            if (n <= 0) return; // EAGAIN: EPOLLOUT (edge) resumes; errors show on read
+            c.out_left -= static_cast<std::uint32_t>(n);
+        }
+    }
+
+    void on_timer(Conn& c, Nanos now) {
+        const int fd = static_cast<int>(&c - conns.data());
+        if (c.state == State::connecting) {
+            --p.inflight;
+            ++p.timed_out;
+            release(fd);
+            fail("connect", ETIMEDOUT);
+            return;
+        }
+        if (c.state != State::established) return;
+        if (cfg.churn && now >= c.t + cfg.lifetime) return close_established(fd, true);
+        if (cfg.send_size > 0) send_message(fd, c, now);
+        arm_established(c, now);
+    }
+
+    void on_event(const PollEvent& ev, Nanos now) {
+        const int fd = static_cast<int>(ev.token);
+        Conn& c = conns[static_cast<std::size_t>(fd)];
+        if (c.state == State::connecting) {
+            if (!ev.writable && !ev.error && !ev.hangup) return;
+            const int err = pending_error(fd);
+            if (err == 0) return on_connected(fd, now);
+            --p.inflight;
+            release(fd);
+            return fail("connect", err == EINPROGRESS ? ECONNREFUSED : err);
+        }
+        if (c.state != State::established) return;
+        if (ev.writable && c.out_left > 0) flush(fd, c);
+        if (ev.readable || ev.error || ev.hangup) read_all(fd, c, now);
+    }
+
+    static int pending_error(int fd) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+        return err;
+    }
+
+    void read_all(int fd, Conn& c, Nanos now) {
+        for (;;) { // edge-triggered: read until EAGAIN
+            const ssize_t n = ::recv(fd, rx.data(), rx.size(), 0);
+            if (n > 0) {
+                check_echo(c, static_cast<std::size_t>(n), now);
+                continue;
+            }
+            if (n == 0) {
+                ++p.closed_by_peer;
+                return close_established(fd, false);
+            }
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) return;
+            ++p.reset_by_peer;
+            return close_established(fd, false);
+        }
+    }
+
+    void check_echo(Conn& c, std::size_t n, Nanos now) {
+        p.bytes_received += n;
+        if (c.echo_left == 0) return; // not ours to check (a first message, a banner …)
+        const std::size_t take = std::min<std::size_t>(n, c.echo_left);
+        const std::size_t off = cfg.send_size - c.echo_left;
+        for (std::size_t i = 0; i < take && !c.echo_bad; ++i)
+            c.echo_bad = static_cast<std::uint8_t>(rx[i]) != pattern_byte(off + i);
+        c.echo_left -= static_cast<std::uint32_t>(take);
+        if (c.echo_bad) {
+            ++p.corrupt_echoes;
+            c.echo_left = 0;
+        } else if (c.echo_left == 0) {
+            ++p.echoes;
+            r.echo_rtt.record(static_cast<std::uint64_t>(std::max<Nanos>(now - c.sent_at, 0)));
+        }
+    }
+
+    void close_everything(Nanos now) {
+        std::vector<int> open;
+        open.reserve(p.open);
+        for (std::size_t fd = 0; fd < conns.size(); ++fd) {
+            auto& c = conns[fd];
+            if (c.state == State::connecting) { // the run ended before it did: not a failure
+                --p.inflight;
+                ++p.aborted;
+                release(static_cast<int>(fd));
+            } else if (c.state == State::established) {
+                open.push_back(static_cast<int>(fd));
+            }
+        }
+        if (cfg.close_random)
+            std::shuffle(open.begin(), open.end(), rng);
+        else
+            std::stable_sort(open.begin(), open.end(), [&](int a, int b) {
+                return conns[static_cast<std::size_t>(a)].t < conns[static_cast<std::size_t>(b)].t;
+            });
+        for (const int fd : open)
+            close_established(fd, true);
+        r.close_duration = monotonic_ns() - now;
+    }
+
+    Result run(int stop_fd, Nanos progress_every,
+               const std::function<void(const Progress&)>& on_progress) {
+        const std::uint64_t rss0 = resident_bytes();
+        base_fds = open_fd_count().value_or(16);
+        // Descriptors are allocated lowest first, so they stay below what is open now plus
+        // what this worker opens; the table never reallocates (timer entries live in it).
+        const auto limit = nofile_limit().soft;
+        conns = std::vector<Conn>(static_cast<std::size_t>(
+            std::min<std::uint64_t>(limit, base_fds + cfg.connections + 64)));
+        rx.resize(64 * 1024);
+        message.resize(cfg.send_size);
+        for (std::size_t i = 0; i < message.size(); ++i)
+            message[i] = static_cast<char>(pattern_byte(i));
+        if (stop_fd >= 0) poller.add(stop_fd, interest::read, kTokenStop);
+
+        next_at = static_cast<double>(cfg.start);
+        Nanos next_progress = monotonic_ns() + progress_every;
+        std::array<PollEvent, 512> events;
+        bool stopped = false;
+        while (sleep_until_start(stop_fd)) {
+        }
+        for (;;) {
+            Nanos now = monotonic_ns();
+            // Attempts due now; each loop turn also serves events, so completions keep up.
+            int budget = 64;
+            while (want_more() && p.inflight < cfg.max_inflight && budget-- > 0 &&
+                   (interval == 0 || next_at <= static_cast<double>(now))) {
+                attempt(now = monotonic_ns()); // each its own start time: µs-exact latency
+                if (interval > 0) next_at += interval;
+            }
+            // Blocked by the in-flight cap or a full set: no debt builds up meanwhile, so
+            // a slot that frees later does not release a burst above the rate.
+            if (interval > 0 && next_at < static_cast<double>(now) &&
+                (!want_more() || p.inflight >= cfg.max_inflight))
+                next_at = static_cast<double>(now);
+            if (phase == Phase::ramp && p.attempted >= cfg.connections && p.inflight == 0) {
+                phase = Phase::hold;
+                r.ramp_end = now - cfg.start;
+                r.rss_growth = resident_bytes() - std::min(rss0, resident_bytes());
+                hold_until = cfg.hold < 0 ? -1 : now + cfg.hold;
+            }
+            if (phase == Phase::hold && hold_until >= 0 && now >= hold_until) break;
+            if (stopped) break;
+
+            Nanos wait = next_progress - now;
+            if (want_more() && interval > 0 && p.inflight < cfg.max_inflight)
+                wait = std::min<Nanos>(wait, static_cast<Nanos>(next_at) - now);
+            if (want_more() && interval == 0 && p.inflight < cfg.max_inflight) wait = 0;
+            const Nanos wheel_wait = wheel.next_wait(now);
+            if (wheel_wait >= 0) wait = std::min(wait, wheel_wait);
+            if (phase == Phase::hold && hold_until >= 0) wait = std::min(wait, hold_until - now);
+            const auto n = poller.wait(events, std::max<Nanos>(wait, 0));
+            for (std::size_t i = 0; i < n; ++i) {
+                if (events[i].token == kTokenStop) {
+                    stopped = true;
+                    continue;
+                }
+                on_event(events[i], monotonic_ns());
+            }
+            now = monotonic_ns();
+            wheel.advance(now, [&](TimerEntry& e) { on_timer(static_cast<Conn&>(e), now); });
+            if (now >= next_progress) {
+                on_progress(p);
+                next_progress = now + progress_every;
+            }
+        }
+        if (phase == Phase::ramp)
+            r.rss_growth = resident_bytes() - std::min(rss0, resident_bytes());
+        close_everything(monotonic_ns());
+        phase = Phase::done;
+        r.progress = p;
+        for (std::size_t i = 0; i < pair_names.size(); ++i)
+            if (pair_peak[i] > 0) r.pair_peak[pair_names[i]] = pair_peak[i];
+        on_progress(p);
+        return r;
+    }
+
+    /// Waits for the common start time; false once it has come (or a stop arrived).
+    bool sleep_until_start(int stop_fd) {
+        const Nanos left = cfg.start - monotonic_ns();
+        if (left <= 0) return false;
+        pollfd pfd{stop_fd, POLLIN, 0};
+        const int ms = static_cast<int>(std::min<Nanos>(left / kNanosPerMilli + 1, 1000));
+        return ::poll(&pfd, stop_fd >= 0 ? 1 : 0, ms) == 0;
+    }
+};
+
+Worker::Worker(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Worker::~Worker() = default;
+
+Result Worker::run(int stop_fd, Nanos progress_every,
+                   const std::function<void(const Progress&)>& on_progress) {
+    return impl_->run(stop_fd, progress_every, on_progress);
+}
+
+} // namespace netdx::flood

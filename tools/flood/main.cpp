@@ -1,0 +1,744 @@
+// netdx-flood: open exactly N TCP connections at a controlled rate, hold them, close them,
+// and say what stopped the ramp when it stops short.
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <poll.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <netdx/net/address_list.hpp>
+#include <netdx/net/host_port.hpp>
+#include <netdx/net/resolver.hpp>
+#include <netdx/report/result.hpp>
+#include <netdx/report/units.hpp>
+#include <netdx/service/echo_server.hpp>
+#include <netdx/sys/limits.hpp>
+#include <netdx/sys/net_counters.hpp>
+#include <netdx/sys/parse_error.hpp>
+#include <netdx/sys/system_error.hpp>
+#include <netdx/sys/system_info.hpp>
+#include <netdx/sys/worker_processes.hpp>
+#include <netdx/version.hpp>
+
+#include "cli.hpp"
+#include "engine.hpp"
+#include "interrupt.hpp"
+#include "plan.hpp"
+
+namespace {
+
+using namespace netdx;
+namespace plan = netdx::flood::plan;
+
+const std::vector<MetricInfo> kMetrics{
+    {"established", Unit::count, "connections established"},
+    {"failed", Unit::count, "attempts that failed (any errno, timeouts included)"},
+    {"timed_out", Unit::count, "attempts without a handshake within --connect-timeout"},
+    {"refused", Unit::count, "attempts refused (ECONNREFUSED)"},
+    {"closed_by_peer", Unit::count, "held connections the peer closed or reset"},
+    {"open_peak", Unit::count, "most connections open at once"},
+    {"connect_p50", Unit::ns, "median connect latency"},
+    {"connect_p90", Unit::ns, "90th percentile connect latency"},
+    {"connect_p99", Unit::ns, "99th percentile connect latency"},
+    {"connect_max", Unit::ns, "largest connect latency"},
+    {"time_to_50", Unit::ns, "time until half the connections were established"},
+    {"time_to_90", Unit::ns, "time until 90% were established"},
+    {"time_to_100", Unit::ns, "time until all were established"},
+    {"rate", Unit::per_second, "achieved connect rate"},
+    {"memory_per_conn", Unit::bytes, "user-space memory per held connection"},
+    {"echo_p99", Unit::ns, "99th percentile echo round trip (--send)"},
+    {"corrupt_echoes", Unit::count, "echoes that differed from what was sent"},
+};
+
+const cli::ToolInfo kInfo{
+    .name = "netdx-flood",
+    .summary = "Open exactly N TCP connections at a controlled rate, hold them, report limits",
+    .metrics = kMetrics,
+    .ndjson = true,
+    .csv = false,
+    .subcommands = {},
+    .delegate_prefix = {},
+    .fail_if_example = "established<10000",
+};
+
+struct Options {
+    cli::CommonOptions common;
+    std::vector<std::string> targets;
+    std::uint64_t connections = 1000;
+    std::string rate = "max";
+    std::uint64_t max_inflight = 1000;
+    std::string hold = "1s";
+    std::string close = "fin";
+    std::string close_order = "opened";
+    std::string sources;
+    std::string processes = "auto";
+    Nanos connect_timeout = 3 * kNanosPerSecond;
+    std::uint64_t send_size = 0;
+    Nanos every = kNanosPerSecond;
+    std::string first_message;
+    bool churn = false;
+    Nanos lifetime = 0;
+    Nanos interval = 0;
+};
+
+void setup(CLI::App& app, Options& o) {
+    cli::add_common_options(app, o.common, kInfo);
+    app.add_option("targets", o.targets,
+                   "Where to connect: HOST:PORT, repeated, or a port range HOST:LO-HI; none: an "
+                   "embedded sink on loopback")
+        ->type_name("HOST:PORT");
+    cli::add_count(app, "-n,--connections", o.connections,
+                   "Connections to open, exactly (default 1000)");
+    app.add_option("-r,--rate", o.rate,
+                   "New connections per second (e.g. 5k/s), or max: as fast as the machine "
+                   "allows within --max-inflight (default max)")
+        ->type_name("RATE|max");
+    cli::add_count(app, "--max-inflight", o.max_inflight,
+                   "Most connects under way at once (default 1000)");
+    app.add_option("--hold", o.hold,
+                   "Hold the connections this long once the ramp ends, or forever (until "
+                   "Ctrl-C) (default 1s)")
+        ->type_name("DURATION|forever");
+    cli::add_choice(app, "--close", o.close, {"fin", "rst"},
+                    "Close with FIN (we keep TIME_WAIT) or RST (default fin)");
+    cli::add_choice(app, "--close-order", o.close_order, {"opened", "random"},
+                    "Close in the order opened or in random order (default opened)");
+    app.add_option("-s,--source", o.sources,
+                   "Source addresses: list, range or CIDR (127.0.0.2-127.0.0.9); bound with "
+                   "IP_BIND_ADDRESS_NO_PORT")
+        ->type_name("ADDRS");
+    app.add_option("--processes", o.processes,
+                   "Worker processes: auto (enough for RLIMIT_NOFILE) or a number")
+        ->type_name("auto|K");
+    cli::add_duration(app, "--connect-timeout", o.connect_timeout,
+                      "Give up a connect after this long (default 3s)");
+    cli::add_size(app, "--send", o.send_size,
+                  "Each held connection sends this many bytes every --every and checks the echo");
+    cli::add_duration(app, "--every", o.every, "Interval between --send messages (default 1s)");
+    app.add_option("--first-message", o.first_message,
+                   "Send this text once on every new connection")
+        ->type_name("TEXT");
+    app.add_flag("--churn", o.churn,
+                 "Close each connection after --lifetime and open a new one (connection rate "
+                 "tests); the run lasts --hold");
+    cli::add_duration(app, "--lifetime", o.lifetime,
+                      "With --churn: how long each connection lives");
+    cli::add_duration(app, "--interval", o.interval, "Print a progress line this often");
+}
+
+double parse_rate_or_max(const std::string& text) {
+    if (text == "max") return 0;
+    return parse_rate(text);
+}
+
+Nanos parse_hold(const std::string& text) {
+    if (text == "forever" || text == "inf") return -1;
+    const auto ns = parse_duration_ns(text);
+    if (ns < 0) throw ParseError(fmt::format("--hold: bad duration '{}'", text));
+    return ns;
+}
+
+std::vector<Endpoint> resolve_targets(const std::vector<std::string>& texts) {
+    std::vector<Endpoint> out;
+    for (const auto& t : texts) {
+        for (const auto& hp : parse_host_port_range(t, "127.0.0.1")) {
+            const auto r = resolve(hp);
+            if (!r.ok()) throw ParseError(fmt::format("target '{}': {}", t, r.error));
+            out.push_back(r.endpoints.front());
+        }
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// The embedded sink: EchoServers on loopback in processes of their own.
+
+struct Sink {
+    WorkerProcesses procs;
+    std::vector<Endpoint> endpoints;
+    EchoStats stats;
+};
+
+[[noreturn]] void sink_main(const std::vector<Endpoint>& endpoints, WorkerChannel& ch) {
+    int code = 0;
+    try {
+        std::vector<std::unique_ptr<EchoServer>> servers;
+        for (const auto& ep : endpoints) {
+            EchoConfig c;
+            c.listen = ep;
+            c.udp = false;
+            c.threads = 1;
+            c.spin = 0; // a sink mostly holds idle connections
+            c.backlog = 65535;
+            servers.push_back(std::make_unique<EchoServer>(c));
+            servers.back()->start();
+        }
+        ch.send(R"({"type":"ready"})");
+        while (!ch.stop_requested()) {
+            pollfd p{ch.control_fd(), POLLIN, 0};
+            ::poll(&p, 1, 1000);
+        }
+        EchoStats total;
+        for (auto& s : servers) {
+            s->stop();
+            total.add(s->stats());
+        }
+        ch.send(nlohmann::json{{"type", "stats"},
+                               {"connections_total", total.connections_total},
+                               {"connections_refused", total.connections_refused}}
+                    .dump());
+    } catch (const std::exception& e) {
+        ch.send(nlohmann::json{{"type", "error"}, {"message", e.what()}}.dump());
+        code = to_int(ExitCode::system);
+    }
+    ::_exit(code);
+}
+
+void start_sink(Sink& sink, int ports, int processes) {
+    // Bind in the parent to learn the ports; the children join them (SO_REUSEPORT) and the
+    // parent's own listeners close once the children are ready, so none is left unserved.
+    std::vector<std::unique_ptr<EchoServer>> reserve;
+    for (int i = 0; i < ports; ++i) {
+        EchoConfig c;
+        c.listen = Endpoint(IpAddress::loopback_v4(), 0);
+        c.udp = false;
+        reserve.push_back(std::make_unique<EchoServer>(c));
+        sink.endpoints.push_back(reserve.back()->local_endpoint());
+    }
+    for (int i = 0; i < processes; ++i) {
+        if (auto ch = sink.procs.fork_worker()) {
+            cli::reset_after_fork();
+            reserve.clear();
+            sink_main(sink.endpoints, *ch);
+        }
+    }
+    int ready = 0;
+    std::string error;
+    const Nanos deadline = monotonic_ns() + 10 * kNanosPerSecond;
+    while (ready < processes && error.empty() && monotonic_ns() < deadline) {
+        sink.procs.drain([&](std::size_t, std::string_view line) {
+            const auto j = nlohmann::json::parse(line, nullptr, false);
+            if (j.is_discarded()) return;
+            if (j.value("type", "") == "ready") ++ready;
+            if (j.value("type", "") == "error") error = j.value("message", "");
+        });
+        ::usleep(2'000);
+    }
+    if (!error.empty()) throw std::runtime_error("embedded sink: " + error);
+    if (ready < processes)
+        throw std::system_error(ETIMEDOUT, std::generic_category(),
+                                "embedded sink: worker processes did not start");
+}
+
+void stop_sink(Sink& sink) {
+    sink.procs.request_stop();
+    sink.procs.wait_all(10 * kNanosPerSecond, [&](std::size_t, std::string_view line) {
+        const auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || j.value("type", "") != "stats") return;
+        sink.stats.connections_total += j.value("connections_total", std::uint64_t{0});
+        sink.stats.connections_refused += j.value("connections_refused", std::uint64_t{0});
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Reporting.
+
+std::optional<Nanos> time_to(const flood::Result& r, std::uint64_t asked, double fraction) {
+    const auto e = r.established_at.count();
+    const auto k = static_cast<std::uint64_t>(std::ceil(fraction * static_cast<double>(asked)));
+    if (k == 0 || k > e) return std::nullopt;
+    return static_cast<Nanos>(
+        r.established_at.percentile(100.0 * static_cast<double>(k) / static_cast<double>(e)));
+}
+
+double achieved_rate(const flood::Result& r) {
+    const auto& h = r.established_at;
+    if (h.count() < 2 || h.max() <= h.min()) return 0;
+    return static_cast<double>(h.count() - 1) * 1e9 / static_cast<double>(h.max() - h.min());
+}
+
+std::uint64_t failures_of(const flood::Progress& p, std::string_view suffix) {
+    std::uint64_t n = 0;
+    for (const auto& [k, v] : p.failures)
+        if (k.ends_with(suffix)) n += v;
+    return n;
+}
+
+Section interval_section(const flood::Progress& now, const flood::Progress& before, Nanos elapsed,
+                         Nanos span, std::uint64_t asked) {
+    Section s;
+    s.name = "interval";
+    s.kind = Section::Kind::record;
+    const auto fresh = now.established - before.established;
+    s.add({"elapsed_ns", "elapsed", Unit::ns}, Cell(elapsed));
+    s.add({"open", "open", Unit::count}, Cell(now.open));
+    s.add({"asked", "of", Unit::count}, Cell(asked));
+    s.add({"new", "new", Unit::count}, Cell(fresh));
+    s.add({"rate_per_s", "rate", Unit::per_second},
+          Cell(span > 0 ? static_cast<double>(fresh) * 1e9 / static_cast<double>(span) : 0.0));
+    s.add({"failed", "failed", Unit::count}, Cell(now.failed - before.failed));
+    std::string by;
+    for (const auto& [k, v] : now.failures) {
+        const auto it = before.failures.find(k);
+        const auto d = v - (it == before.failures.end() ? 0 : it->second);
+        if (d > 0) by += fmt::format("{}{} {}", by.empty() ? "" : ", ", k, d);
+    }
+    s.add({"failures", "by errno", Unit::none}, Cell(by));
+    return s;
+}
+
+/// What stopped the ramp, from the failures and the kernel's counters: one line each, with
+/// the numbers, in order of likelihood.
+std::vector<std::string> diagnose(const flood::Progress& p, std::uint64_t asked,
+                                  const plan::Plan& plan, const NetCounters& before,
+                                  const NetCounters& after, std::uint64_t conntrack_peak,
+                                  const SysfsReader& fs) {
+    std::vector<std::string> out;
+    if (p.established >= asked && p.failed == 0) return out;
+    const auto overflows = after.delta(before, "TcpExt.ListenOverflows");
+    const auto cookies = after.delta(before, "TcpExt.SyncookiesSent");
+    if (const auto n = failures_of(p, " EMFILE"))
+        out.push_back(fmt::format(
+            "{} attempts hit EMFILE: a process reached its descriptor limit ({} usable of "
+            "RLIMIT_NOFILE); use more --processes",
+            format_count(n), format_count(plan.fds_per_process)));
+    if (const auto n = failures_of(p, " ENFILE"))
+        out.push_back(fmt::format("{} attempts hit ENFILE: the system-wide file table is full "
+                                  "(sysctl fs.file-max)",
+                                  format_count(n)));
+    if (const auto n = failures_of(p, " EADDRNOTAVAIL"))
+        out.push_back(fmt::format(
+            "{} attempts hit EADDRNOTAVAIL: no free ephemeral port for a (source, destination) "
+            "pair ({} pairs x {} ports; TIME_WAIT of earlier runs holds ports too); add "
+            "--source addresses, destinations, or widen net.ipv4.ip_local_port_range",
+            format_count(n), plan.pairs, format_count(plan.ports_per_pair)));
+    if (const auto n = failures_of(p, " EADDRINUSE"))
+        out.push_back(
+            fmt::format("{} attempts hit EADDRINUSE binding a source address", format_count(n)));
+    if (const auto n = failures_of(p, " ECONNREFUSED"))
+        out.push_back(fmt::format("{} attempts were refused (RST to the SYN): nothing listens "
+                                  "there, or the listener's queue overflowed with "
+                                  "tcp_abort_on_overflow set",
+                                  format_count(n)));
+    if (p.timed_out > 0) {
+        if (overflows > 0)
+            out.push_back(fmt::format(
+                "{} connects timed out and the kernel counted {} listen-queue overflows: the "
+                "server accepts too slowly or its backlog is too small (net.core.somaxconn={})",
+                format_count(p.timed_out), format_count(static_cast<std::uint64_t>(overflows)),
+                fs.sysctl_int("net.core.somaxconn").value_or(-1)));
+        else
+            out.push_back(fmt::format(
+                "{} connects timed out with no listen-queue overflow here: SYNs were dropped on "
+                "the way (a firewall, a lost peer) or the server is on another machine",
+                format_count(p.timed_out)));
+    } else if (overflows > 0) {
+        out.push_back(fmt::format("the kernel counted {} listen-queue overflows (the server's "
+                                  "accept queue was full at times)",
+                                  format_count(static_cast<std::uint64_t>(overflows))));
+    }
+    if (cookies > 0)
+        out.push_back(fmt::format("{} SYN cookies were sent: the SYN queue was full",
+                                  format_count(static_cast<std::uint64_t>(cookies))));
+    const auto ct_max = fs.sysctl_int("net.netfilter.nf_conntrack_max");
+    if (ct_max && *ct_max > 0 && conntrack_peak * 100 >= static_cast<std::uint64_t>(*ct_max) * 95)
+        out.push_back(fmt::format("nf_conntrack was full ({} of {}): new connections are "
+                                  "dropped; raise net.netfilter.nf_conntrack_max",
+                                  format_count(conntrack_peak),
+                                  format_count(static_cast<std::uint64_t>(*ct_max))));
+    if (const auto n = failures_of(p, " ENOBUFS") + failures_of(p, " ENOMEM"))
+        out.push_back(fmt::format("{} attempts hit ENOBUFS/ENOMEM: socket memory is exhausted "
+                                  "(net.ipv4.tcp_mem)",
+                                  format_count(n)));
+    if (p.closed_by_peer + p.reset_by_peer > 0)
+        out.push_back(fmt::format("the peer closed {} and reset {} held connections (an idle "
+                                  "timeout or a connection limit on the server?)",
+                                  format_count(p.closed_by_peer), format_count(p.reset_by_peer)));
+    return out;
+}
+
+const char* errno_meaning(std::string_view key) {
+    static const std::map<std::string_view, const char*> kMeaning{
+        {"ECONNREFUSED", "nothing listening, or refused"},
+        {"ETIMEDOUT", "no handshake within --connect-timeout"},
+        {"EADDRNOTAVAIL", "no free local port for the 4-tuple"},
+        {"EADDRINUSE", "source address/port in use"},
+        {"EMFILE", "process descriptor limit"},
+        {"ENFILE", "system file table full"},
+        {"ENOBUFS", "out of socket buffers"},
+        {"ENOMEM", "out of memory"},
+        {"ECONNRESET", "reset during the handshake"},
+        {"EHOSTUNREACH", "no route to host"},
+        {"ENETUNREACH", "network unreachable"},
+        {"EACCES", "blocked by a firewall rule"},
+        {"EPERM", "blocked by a firewall rule"},
+    };
+    const auto sp = key.find(' ');
+    const auto it = kMeaning.find(key.substr(sp == std::string_view::npos ? 0 : sp + 1));
+    return it == kMeaning.end() ? "" : it->second;
+}
+
+int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in,
+                const std::vector<Endpoint>& targets, const flood::Result& r,
+                const NetCounters& before, const NetCounters& after, std::uint64_t conntrack_peak,
+                const EchoStats& sink, std::vector<std::string> errors, double rate, Nanos hold,
+                bool interrupted) {
+    const SysfsReader fs;
+    const auto& p = r.progress;
+    Report report;
+    report.tool = kInfo.name;
+    report.version = kVersion;
+    report.interrupted = interrupted;
+
+    auto& setup = report.section("flood", "netdx-flood", Section::Kind::record);
+    std::string dests;
+    for (std::size_t i = 0; i < targets.size() && i < 8; ++i)
+        dests += (i ? " " : "") + targets[i].to_string();
+    if (targets.size() > 8) dests += fmt::format(" … ({} in all)", targets.size());
+    setup.add({"targets", in.targets.empty() ? "embedded sink" : "targets", Unit::none},
+              Cell(dests));
+    std::string srcs = "(kernel's choice)";
+    if (!in.sources.empty())
+        srcs = in.sources.size() == 1
+                   ? in.sources.front().to_string()
+                   : fmt::format("{} … {} ({})", in.sources.front().to_string(),
+                                 in.sources.back().to_string(), in.sources.size());
+    setup.add({"sources", "sources", Unit::none}, Cell(srcs));
+    setup.add({"connections_asked", "connections asked", Unit::count}, Cell(o.connections));
+    setup.add({"rate_asked", "rate asked", Unit::none},
+              Cell(rate > 0 ? format_rate(rate) : std::string("max")));
+    setup.add({"rate_asked_per_s", "", Unit::per_second, false, true}, Cell(rate));
+    setup.add({"max_inflight", "max in flight", Unit::count}, Cell(o.max_inflight));
+    setup.add(
+        {"hold", "hold", Unit::none},
+        Cell(hold < 0 ? std::string("until stopped") : format_duration(static_cast<double>(hold))));
+    setup.add({"close", "close", Unit::none}, Cell(fmt::format("{}, {}", o.close, o.close_order)));
+    setup.add({"processes", "worker processes", Unit::count},
+              Cell(static_cast<std::uint64_t>(plan.processes)));
+    if (plan.sink_processes > 0)
+        setup.add({"sink_processes", "sink processes", Unit::count},
+                  Cell(static_cast<std::uint64_t>(plan.sink_processes)));
+    setup.add({"capacity", "4-tuple capacity", Unit::count}, Cell(plan.capacity));
+
+    auto& res = report.section("result", "Result", Section::Kind::record);
+    const bool short_of = !interrupted && !o.churn && p.established < o.connections;
+    res.add({"established", "established", Unit::count},
+            Cell(p.established, short_of ? Style::bad : Style::good));
+    res.add({"failed", "failed", Unit::count},
+            Cell(p.failed, p.failed ? Style::warn : Style::plain));
+    res.add({"timed_out", "timed out", Unit::count}, Cell(p.timed_out));
+    res.add({"aborted", "still connecting at the end", Unit::count}, Cell(p.aborted));
+    res.add({"attempted", "attempts", Unit::count}, Cell(p.attempted));
+    res.add({"open_peak", "most open at once", Unit::count}, Cell(p.peak_open));
+    res.add({"closed_by_peer", "closed by peer", Unit::count}, Cell(p.closed_by_peer));
+    res.add({"reset_by_peer", "reset by peer", Unit::count}, Cell(p.reset_by_peer));
+    std::map<std::string, double> metrics{
+        {"established", static_cast<double>(p.established)},
+        {"failed", static_cast<double>(p.failed)},
+        {"timed_out", static_cast<double>(p.timed_out)},
+        {"refused", static_cast<double>(failures_of(p, " ECONNREFUSED"))},
+        {"closed_by_peer", static_cast<double>(p.closed_by_peer + p.reset_by_peer)},
+        {"open_peak", static_cast<double>(p.peak_open)},
+        {"corrupt_echoes", static_cast<double>(p.corrupt_echoes)},
+    };
+    for (const auto& [key, frac] :
+         {std::pair{"time_to_50", 0.5}, {"time_to_90", 0.9}, {"time_to_100", 1.0}}) {
+        const auto t = time_to(r, o.connections, frac);
+        res.add({std::string(key) + "_ns", fmt::format("time to {}%", static_cast<int>(frac * 100)),
+                 Unit::ns},
+                t ? Cell(*t) : Cell(Value{}));
+        if (t) metrics[key] = static_cast<double>(*t);
+    }
+    const double achieved = achieved_rate(r);
+    res.add({"rate_per_s", "connect rate", Unit::per_second}, Cell(achieved));
+    if (achieved > 0) metrics["rate"] = achieved;
+    const auto& cl = r.connect_latency;
+    for (const auto& [key, title, pct] : {std::tuple{"connect_min", "connect min", -1.0},
+                                          {"connect_p50", "connect p50", 50.0},
+                                          {"connect_p90", "connect p90", 90.0},
+                                          {"connect_p99", "connect p99", 99.0},
+                                          {"connect_p999", "connect p99.9", 99.9},
+                                          {"connect_max", "connect max", 101.0}}) {
+        if (cl.empty()) {
+            res.add({std::string(key) + "_ns", title, Unit::ns}, Cell(Value{}));
+            continue;
+        }
+        const auto v = pct < 0 ? cl.min() : pct > 100 ? cl.max() : cl.percentile(pct);
+        res.add({std::string(key) + "_ns", title, Unit::ns}, Cell(v));
+        metrics[key] = static_cast<double>(v);
+    }
+    if (p.peak_open > 0) {
+        const double per = static_cast<double>(r.rss_growth) / static_cast<double>(p.peak_open);
+        res.add({"memory_per_conn_bytes", "user memory per connection", Unit::bytes},
+                Cell(static_cast<std::uint64_t>(per)));
+        metrics["memory_per_conn"] = per;
+    }
+    res.add({"close_ns", "time to close all", Unit::ns}, Cell(r.close_duration));
+    if (o.send_size > 0) {
+        res.add({"messages_sent", "messages sent", Unit::count}, Cell(p.messages_sent));
+        res.add({"echoes", "echoes checked", Unit::count}, Cell(p.echoes));
+        res.add({"corrupt_echoes", "corrupt echoes", Unit::count},
+                Cell(p.corrupt_echoes, p.corrupt_echoes ? Style::bad : Style::plain));
+        if (!r.echo_rtt.empty()) {
+            res.add({"echo_p50_ns", "echo RTT p50", Unit::ns}, Cell(r.echo_rtt.percentile(50)));
+            res.add({"echo_p99_ns", "echo RTT p99", Unit::ns}, Cell(r.echo_rtt.percentile(99)));
+            metrics["echo_p99"] = static_cast<double>(r.echo_rtt.percentile(99));
+        }
+    }
+    if (!sink.connections_total && plan.sink_processes == 0) {
+    } else {
+        res.add({"sink_accepted", "sink accepted", Unit::count}, Cell(sink.connections_total));
+    }
+
+    auto& fail = report.section("failures", "Failures by call and errno", Section::Kind::table);
+    fail.fields = {{"call", "call", Unit::none},
+                   {"errno", "errno", Unit::none},
+                   {"count", "count", Unit::count},
+                   {"meaning", "meaning", Unit::none}};
+    for (const auto& [key, count] : p.failures) {
+        const auto sp = key.find(' ');
+        fail.add_row({Cell(key.substr(0, sp)),
+                      Cell(sp == std::string::npos ? "" : key.substr(sp + 1)), Cell(count),
+                      Cell(std::string(errno_meaning(key)))});
+    }
+
+    auto& lim = report.section("limits", "Limits in play", Section::Kind::table);
+    lim.fields = {{"limit", "limit", Unit::none},
+                  {"used", "used", Unit::count},
+                  {"capacity", "capacity", Unit::count},
+                  {"percent", "used %", Unit::percent}};
+    auto limit_row = [&](std::string name, std::uint64_t used, std::optional<std::uint64_t> cap) {
+        const double pct =
+            cap && *cap ? 100.0 * static_cast<double>(used) / static_cast<double>(*cap) : 0;
+        lim.add_row({Cell(std::move(name)), Cell(used), cap ? Cell(*cap) : Cell(Value{}),
+                     cap ? Cell(pct, pct >= 90 ? Style::warn : Style::plain) : Cell(Value{})});
+    };
+    limit_row("descriptors in one worker process (peak)", p.fds_peak,
+              plan.fds_per_process + plan::kReservedFds);
+    std::uint64_t pair_max = 0;
+    std::string pair_name;
+    for (const auto& [k, v] : r.pair_peak)
+        if (v > pair_max) {
+            pair_max = v;
+            pair_name = k;
+        }
+    limit_row(
+        fmt::format("ports per (source, destination){}", pair_name.empty() ? "" : ": " + pair_name),
+        pair_max, plan.ports_per_pair);
+    if (const auto ct_max = fs.sysctl_int("net.netfilter.nf_conntrack_max"))
+        limit_row("nf_conntrack entries (peak)", conntrack_peak,
+                  static_cast<std::uint64_t>(*ct_max));
+    for (const auto& [key, title] :
+         {std::pair{"TcpExt.ListenOverflows", "listen-queue overflows (during the run)"},
+          {"TcpExt.ListenDrops", "listen drops (during the run)"},
+          {"TcpExt.SyncookiesSent", "SYN cookies sent (during the run)"},
+          {"TcpExt.TCPReqQFullDrop", "SYN-queue full drops (during the run)"},
+          {"TcpExt.TCPTimeWaitOverflow", "TIME_WAIT bucket overflows (during the run)"}})
+        if (after.get(key))
+            limit_row(
+                title,
+                static_cast<std::uint64_t>(std::max<std::int64_t>(after.delta(before, key), 0)),
+                std::nullopt);
+
+    for (auto& line : diagnose(p, o.connections, plan, before, after, conntrack_peak, fs))
+        report.notes.push_back(std::move(line));
+    for (auto& e : errors)
+        report.notes.push_back("worker: " + e);
+
+    nlohmann::json hist;
+    hist["connect_latency"] = r.connect_latency.to_json();
+    hist["established_at"] = r.established_at.to_json();
+    if (o.send_size > 0) hist["echo_rtt"] = r.echo_rtt.to_json();
+    report.extra["histograms"] = hist;
+    report.checks = evaluate(o.common.checks, metrics);
+
+    const int code = cli::emit(report, o.common);
+    if (!errors.empty()) return to_int(ExitCode::system);
+    if (interrupted || code != 0) return code;
+    if (p.established == 0 && p.failed > 0) {
+        std::cerr << "netdx-flood: no connection could be established\n";
+        return to_int(ExitCode::unavailable);
+    }
+    if (short_of) {
+        std::cerr << fmt::format("netdx-flood: established {} of {}\n", format_count(p.established),
+                                 format_count(o.connections));
+        return to_int(ExitCode::check_failed);
+    }
+    return 0;
+}
+
+int run(const Options& o) {
+    cli::install_interrupt_handlers();
+    if (o.connections == 0) throw ParseError("--connections must be at least 1");
+    if (o.max_inflight == 0) throw ParseError("--max-inflight must be at least 1");
+    if (o.churn && o.lifetime <= 0) throw ParseError("--churn needs --lifetime (e.g. 1s)");
+    if (!o.churn && o.lifetime > 0) throw ParseError("--lifetime only applies with --churn");
+    if (o.send_size > 64 * 1024 * 1024) throw ParseError("--send: at most 64MiB");
+    if (o.send_size > 0 && o.every <= 0) throw ParseError("--every must be above zero");
+    const double rate = parse_rate_or_max(o.rate);
+    const Nanos hold = parse_hold(o.hold);
+    plan::Inputs in;
+    in.connections = o.connections;
+    in.targets = resolve_targets(o.targets);
+    if (!o.sources.empty()) in.sources = parse_address_list(o.sources);
+    in.processes = o.processes;
+    in.fd_limit = raise_nofile_to_hard();
+    in.ports = ephemeral_port_range();
+    const auto plan = plan::make(in); // throws ParseError when N cannot fit, with the fix
+
+    Sink sink;
+    std::vector<Endpoint> targets = in.targets;
+    if (targets.empty()) {
+        start_sink(sink, plan.sink_ports, plan.sink_processes);
+        targets = sink.endpoints;
+    }
+    const auto counters0 = NetCounters::read();
+    const SysfsReader fs;
+
+    // Workers: each gets an exact share of N and of the rate, and a slice of the pairs.
+    WorkerProcesses workers;
+    const Nanos start = monotonic_ns() + 100 * kNanosPerMilli;
+    const auto k = static_cast<std::uint64_t>(plan.processes);
+    for (std::uint64_t i = 0; i < k; ++i) {
+        flood::Config c;
+        c.targets = targets;
+        c.sources = in.sources;
+        c.connections = o.connections / k + (i < o.connections % k ? 1 : 0);
+        c.rate = rate / static_cast<double>(k);
+        c.max_inflight = std::max<std::uint64_t>(1, o.max_inflight / k);
+        c.connect_timeout = o.connect_timeout;
+        c.hold = hold;
+        c.close_rst = o.close == "rst";
+        c.close_random = o.close_order == "random";
+        c.send_size = o.send_size;
+        c.every = o.every;
+        c.first_message = o.first_message;
+        c.churn = o.churn;
+        c.lifetime = o.lifetime;
+        c.start = start;
+        c.first_pair = i;
+        c.pair_stride = k;
+        c.seed = i + 1;
+        if (auto ch = workers.fork_worker()) {
+            cli::reset_after_fork();
+            sink.procs.forget();
+            int code = 0;
+            try {
+                flood::Worker w(std::move(c));
+                auto r =
+                    w.run(ch->control_fd(), 100 * kNanosPerMilli, [&](const flood::Progress& p) {
+                        ch->post(
+                            nlohmann::json{{"type", "progress"}, {"progress", p.to_json()}}.dump());
+                    });
+                ch->send(nlohmann::json{{"type", "result"}, {"result", r.to_json()}}.dump());
+            } catch (const std::exception& e) {
+                ch->send(nlohmann::json{{"type", "error"}, {"message", e.what()}}.dump());
+                code = to_int(ExitCode::system);
+            }
+            ::_exit(code);
+        }
+    }
+
+    // Merge the workers' counters live; print progress; pass Ctrl-C on as a stop.
+    std::vector<flood::Progress> latest(k);
+    std::vector<std::optional<flood::Result>> results(k);
+    std::vector<std::string> errors;
+    auto on_line = [&](std::size_t i, std::string_view line) {
+        const auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded()) return;
+        const auto type = j.value("type", "");
+        if (type == "progress") latest[i] = flood::Progress::from_json(j["progress"]);
+        if (type == "result") {
+            results[i] = flood::Result::from_json(j["result"]);
+            latest[i] = results[i]->progress;
+        }
+        if (type == "error") errors.push_back(j.value("message", "worker failed"));
+    };
+    auto merged = [&] {
+        flood::Progress p;
+        for (const auto& l : latest)
+            p.add(l);
+        return p;
+    };
+    const bool tty = !o.common.quiet && ::isatty(STDERR_FILENO) == 1;
+    auto interval_reporter = make_reporter(o.common.format, {o.common.stdout_color(), true});
+    flood::Progress last_interval;
+    Nanos next_interval = o.interval > 0 ? start + o.interval : -1;
+    Nanos next_status = start;
+    bool stop_sent = false;
+    std::uint64_t conntrack_peak = 0;
+    for (;;) {
+        auto fds = workers.report_fds();
+        if (fds.empty()) break;
+        std::vector<pollfd> pfds;
+        for (int fd : fds)
+            pfds.push_back({fd, POLLIN, 0});
+        pfds.push_back({cli::interrupt_fd(), POLLIN, 0});
+        ::poll(pfds.data(), pfds.size(), 50);
+        workers.drain(on_line);
+        if (cli::interrupted() && !stop_sent) {
+            workers.request_stop();
+            stop_sent = true;
+        }
+        const Nanos now = monotonic_ns();
+        if (auto ct = fs.sysctl_int("net.netfilter.nf_conntrack_count"))
+            conntrack_peak =
+                std::max<std::uint64_t>(conntrack_peak, static_cast<std::uint64_t>(*ct));
+        if (next_interval > 0 && now >= next_interval) {
+            const auto p = merged();
+            auto sec = interval_section(p, last_interval, now - start, o.interval, o.connections);
+            std::ostringstream out;
+            interval_reporter->write_interval(sec, out);
+            if (tty) std::cerr << "\r\x1b[K";
+            cli::write_stdout(out.str());
+            last_interval = p;
+            next_interval += o.interval;
+        }
+        if (tty && now >= next_status) {
+            const auto p = merged();
+            std::cerr << fmt::format(
+                             "\r\x1b[Kflood: {} / {} open, {} in flight, {} failed, {}",
+                             format_count(p.open), format_count(o.connections),
+                             format_count(p.inflight), format_count(p.failed),
+                             format_duration(static_cast<double>(std::max<Nanos>(now - start, 0))))
+                      << std::flush;
+            next_status = now + 200 * kNanosPerMilli;
+        }
+    }
+    if (tty) std::cerr << "\r\x1b[K";
+    const auto exits = workers.wait_all(5 * kNanosPerSecond, on_line);
+    const auto counters1 = NetCounters::read();
+    if (!sink.endpoints.empty()) stop_sink(sink);
+    for (std::size_t i = 0; i < exits.size(); ++i) {
+        if (exits[i].killed)
+            errors.push_back(fmt::format("worker {} did not stop and was killed", i));
+        else if (WIFSIGNALED(exits[i].status))
+            errors.push_back(
+                fmt::format("worker {} died of signal {}", i, WTERMSIG(exits[i].status)));
+    }
+
+    flood::Result total;
+    for (std::size_t i = 0; i < k; ++i) {
+        if (results[i])
+            total.merge(*results[i]);
+        else
+            total.progress.add(latest[i]); // it died: keep what it last reported
+    }
+    return emit_report(o, plan, in, targets, total, counters0, counters1, conntrack_peak,
+                       sink.stats, std::move(errors), rate, hold, cli::interrupted());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    return cli::run_main(
+        argc, argv, kInfo, [&](CLI::App& app) { setup(app, o); }, [&] { return run(o); });
+}
