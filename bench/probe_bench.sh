@@ -16,22 +16,23 @@ jq_rate() { python3 -c 'import json,sys; r=json.load(sys.stdin)["results"][0]; p
 have_sockperf=1
 command -v sockperf >/dev/null || { echo "(sockperf not installed: apt-get install sockperf)"; have_sockperf=0; }
 
-start_echo() { # prints the port of a netdx-echo with $1 threads (and options $2...)
+ECHO_PORT=""
+start_echo() { # starts a netdx-echo with $1 threads (and options $2...); sets ECHO_PORT
+  # Not in a $(...) subshell: the pid must reach PIDS here, or cleanup would miss it.
   "$BIN/netdx-echo" --listen 127.0.0.1:0 --threads "$1" "${@:2}" -q --json > /dev/null 2>&1 &
-  PIDS+=($!)
   local pid=$!
+  PIDS+=("$pid")
   for _ in $(seq 50); do
-    local port
-    port=$(ss -Htlnp 2>/dev/null | grep "pid=$pid," | grep -o '127.0.0.1:[0-9]*' | head -1 | cut -d: -f2 || true)
-    [[ -n $port ]] && { echo "$port"; return; }
+    ECHO_PORT=$(ss -Htlnp 2>/dev/null | grep "pid=$pid," | grep -o '127.0.0.1:[0-9]*' | head -1 | cut -d: -f2 || true)
+    [[ -n $ECHO_PORT ]] && return
     sleep 0.1
   done
   echo "netdx-echo did not start" >&2; exit 1
 }
 
 echo "== RTT p50, 64-byte messages, loopback ($REPEATS interleaved runs of ${SECS}s, medians)"
-ECHO1=$(start_echo 1)
-ECHO0=$(start_echo 1 --spin 0) # the same server without its adaptive spin
+start_echo 1; ECHO1=$ECHO_PORT
+start_echo 1 --spin 0; ECHO0=$ECHO_PORT # the same server without its adaptive spin
 for proto in tcp udp; do
   floor=(); sp=(); nd=(); bp=(); n0=()
   flag=""; [[ $proto == udp ]] && flag="--udp"

@@ -23,6 +23,9 @@ class Tour(unittest.TestCase):
         probes = [o["output"] for o in doc["outputs"] if o["output"]["tool"] == "netdx-probe"]
         self.assertGreaterEqual(len(probes), 3)
         self.assertTrue(all(p["results"][0]["count"] > 0 for p in probes))
+        floods = [o["output"] for o in doc["outputs"] if o["output"]["tool"] == "netdx-flood"]
+        self.assertEqual(len(floods), 1)
+        self.assertEqual(floods[0]["result"]["established"], 10000)
 
     def test_only_filters_steps_and_rejects_unknown(self):
         r, doc = run_json(["netdx-tour", "--only", "doctor"])

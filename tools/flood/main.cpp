@@ -181,19 +181,23 @@ struct Sink {
             servers.back()->start();
         }
         ch.send(R"({"type":"ready"})");
+        auto stats_line = [&] {
+            EchoStats total;
+            for (auto& s : servers)
+                total.add(s->stats());
+            return nlohmann::json{{"type", "stats"},
+                                  {"connections_total", total.connections_total},
+                                  {"connections_refused", total.connections_refused}}
+                .dump();
+        };
         while (!ch.stop_requested()) {
             pollfd p{ch.control_fd(), POLLIN, 0};
-            ::poll(&p, 1, 1000);
+            ::poll(&p, 1, 100);
+            ch.post(stats_line());
         }
-        EchoStats total;
-        for (auto& s : servers) {
+        for (auto& s : servers)
             s->stop();
-            total.add(s->stats());
-        }
-        ch.send(nlohmann::json{{"type", "stats"},
-                               {"connections_total", total.connections_total},
-                               {"connections_refused", total.connections_refused}}
-                    .dump());
+        ch.send(stats_line());
     } catch (const std::exception& e) {
         ch.send(nlohmann::json{{"type", "error"}, {"message", e.what()}}.dump());
         code = to_int(ExitCode::system);
@@ -237,14 +241,32 @@ void start_sink(Sink& sink, int ports, int processes) {
                                 "embedded sink: worker processes did not start");
 }
 
-void stop_sink(Sink& sink) {
-    sink.procs.request_stop();
-    sink.procs.wait_all(10 * kNanosPerSecond, [&](std::size_t, std::string_view line) {
+/// Stops the sink once it has accepted `established` connections (or after 2 s: on a busy
+/// machine the last ones may still sit in its accept queue when the flood ends).
+void stop_sink(Sink& sink, std::uint64_t established) {
+    std::vector<EchoStats> latest(sink.procs.size());
+    auto on_line = [&](std::size_t i, std::string_view line) {
         const auto j = nlohmann::json::parse(line, nullptr, false);
         if (j.is_discarded() || j.value("type", "") != "stats") return;
-        sink.stats.connections_total += j.value("connections_total", std::uint64_t{0});
-        sink.stats.connections_refused += j.value("connections_refused", std::uint64_t{0});
-    });
+        latest[i].connections_total = j.value("connections_total", std::uint64_t{0});
+        latest[i].connections_refused = j.value("connections_refused", std::uint64_t{0});
+    };
+    auto accepted = [&] {
+        std::uint64_t n = 0;
+        for (const auto& s : latest)
+            n += s.connections_total;
+        return n;
+    };
+    const Nanos deadline = monotonic_ns() + 2 * kNanosPerSecond;
+    do {
+        sink.procs.drain(on_line);
+        if (accepted() >= established) break;
+        ::usleep(10'000);
+    } while (monotonic_ns() < deadline);
+    sink.procs.request_stop();
+    sink.procs.wait_all(10 * kNanosPerSecond, on_line);
+    for (const auto& s : latest)
+        sink.stats.add(s);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -296,12 +318,10 @@ Section interval_section(const flood::Progress& now, const flood::Progress& befo
 
 /// What stopped the ramp, from the failures and the kernel's counters: one line each, with
 /// the numbers, in order of likelihood.
-std::vector<std::string> diagnose(const flood::Progress& p, std::uint64_t asked,
-                                  const plan::Plan& plan, const NetCounters& before,
-                                  const NetCounters& after, std::uint64_t conntrack_peak,
-                                  const SysfsReader& fs) {
+std::vector<std::string> diagnose(const flood::Progress& p, const plan::Plan& plan,
+                                  const NetCounters& before, const NetCounters& after,
+                                  std::uint64_t conntrack_peak, const SysfsReader& fs) {
     std::vector<std::string> out;
-    if (p.established >= asked && p.failed == 0) return out;
     const auto overflows = after.delta(before, "TcpExt.ListenOverflows");
     const auto cookies = after.delta(before, "TcpExt.SyncookiesSent");
     if (const auto n = failures_of(p, " EMFILE"))
@@ -547,7 +567,7 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
                 static_cast<std::uint64_t>(std::max<std::int64_t>(after.delta(before, key), 0)),
                 std::nullopt);
 
-    for (auto& line : diagnose(p, o.connections, plan, before, after, conntrack_peak, fs))
+    for (auto& line : diagnose(p, plan, before, after, conntrack_peak, fs))
         report.notes.push_back(std::move(line));
     for (auto& e : errors)
         report.notes.push_back("worker: " + e);
@@ -715,7 +735,7 @@ int run(const Options& o) {
     if (tty) std::cerr << "\r\x1b[K";
     const auto exits = workers.wait_all(5 * kNanosPerSecond, on_line);
     const auto counters1 = NetCounters::read();
-    if (!sink.endpoints.empty()) stop_sink(sink);
+
     for (std::size_t i = 0; i < exits.size(); ++i) {
         if (exits[i].killed)
             errors.push_back(fmt::format("worker {} did not stop and was killed", i));
@@ -731,6 +751,7 @@ int run(const Options& o) {
         else
             total.progress.add(latest[i]); // it died: keep what it last reported
     }
+    if (!sink.endpoints.empty()) stop_sink(sink, total.progress.established);
     return emit_report(o, plan, in, targets, total, counters0, counters1, conntrack_peak,
                        sink.stats, std::move(errors), rate, hold, cli::interrupted());
 }

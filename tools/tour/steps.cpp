@@ -30,6 +30,13 @@ std::vector<Step> default_steps() {
          {"--rate", "5k/s", "--duration", "2s"},
          30 * kNanosPerSecond,
          true},
+        {"Ten thousand connections",
+         "netdx flood opens exactly 10,000 TCP connections to an embedded sink as fast as this\n"
+         "machine allows, holds them a moment, and reports time to N, connect latency and limits.",
+         "netdx-flood",
+         {"--connections", "10000", "--hold", "500ms"},
+         60 * kNanosPerSecond,
+         true},
     };
 }
 
