@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: netdx beside the floor (and peers, as tools land), same run, medians of
 # repeated runs, ratios printed. Never pass/fail. usage: bench/run.sh [build-dir] [repeats]
-# Runs every benchmark: the histogram here, then probe_bench.sh (probe, echo, sockperf).
+# Runs every benchmark: the histogram here, then probe_bench.sh (probe, echo, sockperf) and
+# flood_bench.sh (flood, h2load).
 set -euo pipefail
 BUILD=${1:-build}
 REPEATS=${2:-7}
@@ -31,3 +32,5 @@ printf '%-40s %8.0f ns/query\n' "netdx percentile query" "$Q"
 
 echo
 "$(dirname "$0")/probe_bench.sh" "$BUILD" "$REPEATS" 3
+echo
+"$(dirname "$0")/flood_bench.sh" "$BUILD" "$REPEATS"

@@ -219,14 +219,17 @@ struct Worker::Impl {
         c.t = now;
         c.state = State::connecting;
         ++p.inflight;
-        poller.add(fd, interest::read | interest::write, static_cast<std::uint64_t>(fd));
         const int rc = ::connect(fd, target.sockaddr_ptr(), target.sockaddr_len());
+        const int err = errno;
+        // Registered after connect(): edge-triggered, a handshake that completed meanwhile
+        // is still reported (the first registration reports the current state).
+        if (rc == 0 || err == EINPROGRESS)
+            poller.add(fd, interest::read | interest::write, static_cast<std::uint64_t>(fd));
         if (rc == 0) return on_connected(fd, monotonic_ns());
-        if (errno == EINPROGRESS) {
+        if (err == EINPROGRESS) {
             wheel.arm(c, now, cfg.connect_timeout);
             return;
         }
-        const int err = errno;
         --p.inflight;
         release(fd);
         fail("connect", err);
