@@ -9,6 +9,7 @@
 #include <netdx/sys/clock.hpp>
 #include <netdx/sys/fd.hpp>
 #include <netdx/sys/limits.hpp>
+#include <netdx/sys/net_counters.hpp>
 #include <netdx/sys/sysctl.hpp>
 #include <netdx/sys/system_error.hpp>
 #include <netdx/sys/system_info.hpp>
@@ -153,4 +154,30 @@ TEST_CASE("system info and virtualisation detection from a fixture") {
     CHECK(info.cpu_model == "Test CPU");
     CHECK(info.online_cpus >= 1);
     CHECK(info.kernel.find("Linux") == 0);
+}
+
+TEST_CASE("kernel network counters are read as name/value line pairs and compared") {
+    FixtureRoot root;
+    root.write("/proc/net/netstat",
+               "TcpExt: SyncookiesSent ListenOverflows ListenDrops\n"
+               "TcpExt: 0 12 12\n"
+               "IpExt: InNoRoutes InOctets\n"
+               "IpExt: 0 not-a-number\n"); // a malformed pair is skipped, not misread
+    root.write("/proc/net/snmp", "Tcp: RtoAlgorithm ActiveOpens \nTcp: 1 500\nUdp: InDatagrams\n");
+    const auto before = NetCounters::read(SysfsReader(root.root.string()));
+    CHECK(before.get("TcpExt.ListenOverflows") == 12);
+    CHECK(before.get("Tcp.ActiveOpens") == 500);
+    CHECK_FALSE(before.get("IpExt.InOctets").has_value());
+    CHECK_FALSE(before.get("Udp.InDatagrams").has_value()); // a header without values
+
+    root.write("/proc/net/netstat", "TcpExt: SyncookiesSent ListenOverflows ListenDrops\n"
+                                    "TcpExt: 3 40 41\n");
+    const auto after = NetCounters::read(SysfsReader(root.root.string()));
+    CHECK(after.delta(before, "TcpExt.ListenOverflows") == 28);
+    CHECK(after.delta(before, "TcpExt.SyncookiesSent") == 3);
+    CHECK(after.delta(before, "Tcp.ActiveOpens") == 0); // snmp unchanged in the fixture
+    CHECK(after.delta(before, "TcpExt.Nothing") == 0);
+
+    const auto missing = NetCounters::read(SysfsReader("/nonexistent-netdx-root"));
+    CHECK(missing.all().empty());
 }
