@@ -327,10 +327,14 @@ struct Worker::Impl {
         if (c.state == State::connecting) {
             if (!ev.writable && !ev.error && !ev.hangup) return;
             const int err = pending_error(fd);
-            if (err == 0) return on_connected(fd, now);
-            --p.inflight;
-            release(fd);
-            return fail("connect", err == EINPROGRESS ? ECONNREFUSED : err);
+            if (err != 0) {
+                --p.inflight;
+                release(fd);
+                return fail("connect", err == EINPROGRESS ? ECONNREFUSED : err);
+            }
+            on_connected(fd, now);
+            // Edge-triggered: data or a FIN that came with the handshake has no later edge,
+            // so it is read now (a server's greeting, an immediate close).
         }
         if (c.state != State::established) return;
         if (ev.writable && c.out_left > 0) flush(fd, c);

@@ -459,6 +459,7 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
     res.add({"open_peak", "most open at once", Unit::count}, Cell(p.peak_open));
     res.add({"closed_by_peer", "closed by peer", Unit::count}, Cell(p.closed_by_peer));
     res.add({"reset_by_peer", "reset by peer", Unit::count}, Cell(p.reset_by_peer));
+    res.add({"closed", "closed by us", Unit::count}, Cell(p.closed));
     std::map<std::string, double> metrics{
         {"established", static_cast<double>(p.established)},
         {"failed", static_cast<double>(p.failed)},
