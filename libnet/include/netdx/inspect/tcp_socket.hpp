@@ -1,0 +1,46 @@
+#pragma once
+/// One TCP socket as the kernel reports it (sock_diag's inet_diag_msg, or a line of
+/// /proc/net/tcp): the same record from either source.
+
+#include <cstdint>
+#include <optional>
+
+#include <netdx/inspect/tcp_state.hpp>
+#include <netdx/net/endpoint.hpp>
+
+namespace netdx {
+
+/// The kernel's pending timer on a socket (idiag_timer / the "tr" column).
+enum class SocketTimer : std::uint8_t {
+    none = 0,
+    retransmit = 1, ///< also the SYN-ACK timer of a request socket
+    keepalive = 2,
+    time_wait = 3,
+    zero_window_probe = 4,
+};
+
+/// Idle times from tcp_info (sock_diag only, live sockets only), in milliseconds.
+struct TcpIdle {
+    std::uint32_t last_data_recv_ms = 0;
+    std::uint32_t last_ack_recv_ms = 0;
+    std::uint32_t last_data_sent_ms = 0;
+};
+
+struct TcpSocket {
+    TcpState state = TcpState::closed;
+    Endpoint local;
+    Endpoint remote;
+    std::uint32_t recv_q = 0; ///< bytes not read by the application (LISTEN: accept backlog)
+    std::uint32_t send_q = 0; ///< bytes not acknowledged by the peer (LISTEN: backlog limit)
+    std::uint32_t uid = 0;
+    std::uint64_t inode = 0; ///< 0: no owner (TIME-WAIT, request and orphaned sockets)
+    SocketTimer timer = SocketTimer::none;
+    std::uint32_t timer_ms = 0; ///< until the timer fires
+    std::uint8_t retransmits = 0;
+    std::uint64_t cookie = 0; ///< the kernel's socket id (sock_diag only)
+    std::optional<TcpIdle> idle;
+
+    [[nodiscard]] bool orphan() const { return inode == 0 && state != TcpState::time_wait; }
+};
+
+} // namespace netdx

@@ -1,0 +1,71 @@
+#pragma once
+/// TCP states as the kernel numbers them (include/net/tcp_states.h), their names, and state
+/// selections ("time-wait,close-wait", groups) as the bitmask sock_diag filters on.
+///
+///   client                                server
+///   SYN-SENT ──SYN──────────────────────> SYN-RECV      (LISTEN on the server's port)
+///   ESTABLISHED <────────────SYN/ACK───── SYN-RECV
+///   ESTABLISHED ──ACK───────────────────> ESTABLISHED
+///   FIN-WAIT-1 ───FIN───────────────────> CLOSE-WAIT    (until the application close()s)
+///   FIN-WAIT-2 <──────────────────ACK─── CLOSE-WAIT
+///   TIME-WAIT  <──────────────────FIN─── LAST-ACK
+///   (2 MSL: 60 s on Linux) ───────ACK───> CLOSED
+///
+/// Thread safety: pure functions.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace netdx {
+
+enum class TcpState : std::uint8_t {
+    established = 1,
+    syn_sent = 2,
+    syn_recv = 3,
+    fin_wait1 = 4,
+    fin_wait2 = 5,
+    time_wait = 6,
+    closed = 7,
+    close_wait = 8,
+    last_ack = 9,
+    listen = 10,
+    closing = 11,
+    new_syn_recv = 12, ///< a request socket (SYN received, no full socket yet)
+};
+
+inline constexpr int kTcpStateCount = 13; ///< array size for per-state tables (0 unused)
+
+/// "time-wait", "close-wait" … (ss's spelling); "unknown" for numbers outside the table.
+[[nodiscard]] std::string_view state_name(TcpState s);
+/// The state for a name (state_name's spelling, upper case and underscores accepted too).
+[[nodiscard]] std::optional<TcpState> state_from_name(std::string_view name);
+
+/// One bit per state, bit n for state n: the layout of inet_diag_req_v2.idiag_states.
+using StateMask = std::uint32_t;
+[[nodiscard]] constexpr StateMask state_bit(TcpState s) {
+    return StateMask{1} << static_cast<unsigned>(s);
+}
+inline constexpr StateMask kAllStates = 0x1ffe; ///< states 1-12
+
+/// A parsed --state list.
+struct StateSelection {
+    StateMask mask = 0;
+    /// "orphan": of the selected FIN-WAIT-2 sockets only those without an owner (inode 0).
+    bool orphans_only = false;
+};
+
+/// Parses a comma-separated list of state names and groups:
+///   all          every state
+///   connected    every state but LISTEN and CLOSED
+///   synchronized connected but SYN-SENT and SYN-RECV
+///   teardown     FIN-WAIT-1, FIN-WAIT-2, CLOSING, LAST-ACK, TIME-WAIT, CLOSE-WAIT
+///   orphan       FIN-WAIT-2 sockets no process owns
+/// Throws ParseError naming the bad name.
+[[nodiscard]] StateSelection parse_state_selection(std::string_view text);
+
+/// The names parse_state_selection accepts (for completions and help).
+[[nodiscard]] std::vector<std::string_view> state_selection_names();
+
+} // namespace netdx

@@ -1,0 +1,192 @@
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <istream>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <ostream>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <netdx/inspect/sock_diag.hpp>
+#include <netdx/sys/fd.hpp>
+#include <netdx/sys/system_error.hpp>
+
+namespace netdx {
+
+namespace {
+
+template <typename T>
+T read_at(std::span<const std::byte> data, std::size_t offset) {
+    T v;
+    std::memcpy(&v, data.data() + offset, sizeof v); // datagrams need not be aligned for T
+    return v;
+}
+
+IpAddress address_of(std::uint8_t family, const __be32 (&words)[4]) {
+    if (family == AF_INET) return IpAddress::v4(ntohl(words[0]));
+    std::array<std::uint8_t, 16> bytes{};
+    std::memcpy(bytes.data(), words, 16);
+    return IpAddress::v6(bytes);
+}
+
+TcpSocket to_socket(const inet_diag_msg& m) {
+    TcpSocket s;
+    s.state = static_cast<TcpState>(m.idiag_state);
+    s.local = Endpoint(address_of(m.idiag_family, m.id.idiag_src), ntohs(m.id.idiag_sport));
+    s.remote = Endpoint(address_of(m.idiag_family, m.id.idiag_dst), ntohs(m.id.idiag_dport));
+    s.recv_q = m.idiag_rqueue;
+    s.send_q = m.idiag_wqueue;
+    s.uid = m.idiag_uid;
+    s.inode = m.idiag_inode;
+    s.timer = static_cast<SocketTimer>(m.idiag_timer <= 4 ? m.idiag_timer : 0);
+    s.timer_ms = m.idiag_expires;
+    s.retransmits = m.idiag_retrans;
+    s.cookie = (static_cast<std::uint64_t>(m.id.idiag_cookie[1]) << 32) | m.id.idiag_cookie[0];
+    return s;
+}
+
+} // namespace
+
+bool DiagDumpParser::feed(std::span<const std::byte> data) {
+    std::size_t off = 0;
+    while (off + sizeof(nlmsghdr) <= data.size()) {
+        const auto h = read_at<nlmsghdr>(data, off);
+        if (h.nlmsg_len < sizeof(nlmsghdr) || off + h.nlmsg_len > data.size())
+            throw std::runtime_error(
+                fmt::format("sock_diag: truncated netlink message at offset {}", off));
+        if (h.nlmsg_type == NLMSG_DONE) {
+            done_ = true;
+            return false;
+        }
+        if (h.nlmsg_type == NLMSG_ERROR) {
+            int err = 0;
+            if (h.nlmsg_len >= sizeof(nlmsghdr) + sizeof(int))
+                err = -read_at<int>(data, off + sizeof(nlmsghdr));
+            throw std::runtime_error(fmt::format("sock_diag: the kernel answered {} ({})",
+                                                 errno_name(err), std::strerror(err)));
+        }
+        if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+            h.nlmsg_len >= NLMSG_LENGTH(sizeof(inet_diag_msg))) {
+            const std::size_t body = off + NLMSG_HDRLEN;
+            TcpSocket s = to_socket(read_at<inet_diag_msg>(data, body));
+            // Attributes follow the message: look for INET_DIAG_INFO (struct tcp_info).
+            std::size_t a = body + NLMSG_ALIGN(sizeof(inet_diag_msg));
+            const std::size_t end = off + h.nlmsg_len;
+            while (a + sizeof(rtattr) <= end) {
+                const auto attr = read_at<rtattr>(data, a);
+                if (attr.rta_len < sizeof(rtattr) || a + attr.rta_len > end) break;
+                const std::size_t payload = a + RTA_LENGTH(0);
+                const std::size_t len = attr.rta_len - RTA_LENGTH(0);
+                // tcp_info grows across kernels: read the fields we need only if present.
+                if (attr.rta_type == INET_DIAG_INFO &&
+                    len >= offsetof(tcp_info, tcpi_last_ack_recv) + sizeof(std::uint32_t)) {
+                    TcpIdle idle;
+                    idle.last_data_sent_ms = read_at<std::uint32_t>(
+                        data, payload + offsetof(tcp_info, tcpi_last_data_sent));
+                    idle.last_data_recv_ms = read_at<std::uint32_t>(
+                        data, payload + offsetof(tcp_info, tcpi_last_data_recv));
+                    idle.last_ack_recv_ms = read_at<std::uint32_t>(
+                        data, payload + offsetof(tcp_info, tcpi_last_ack_recv));
+                    s.idle = idle;
+                }
+                a += RTA_ALIGN(attr.rta_len);
+            }
+            ++records_;
+            sink_(s);
+        }
+        off += NLMSG_ALIGN(h.nlmsg_len);
+    }
+    return true;
+}
+
+DiagResult dump_tcp_sockets(const DiagRequest& request, const SocketSink& sink,
+                            const DatagramTap& tap) {
+    DiagResult result;
+    const int raw = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (raw < 0) {
+        result.error =
+            fmt::format("cannot open a NETLINK_SOCK_DIAG socket: {}", std::strerror(errno));
+        return result;
+    }
+    Fd fd(raw);
+    struct {
+        nlmsghdr h;
+        inet_diag_req_v2 r;
+    } req{};
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.h.nlmsg_seq = 1;
+    req.r.sdiag_family = static_cast<std::uint8_t>(request.family);
+    req.r.sdiag_protocol = IPPROTO_TCP;
+    req.r.idiag_states = request.states;
+    if (request.tcp_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    const auto sent = retry_eintr([&] {
+        return ::sendto(fd.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel),
+                        sizeof kernel);
+    });
+    if (sent < 0) {
+        result.error = fmt::format("sock_diag request refused: {}", std::strerror(errno));
+        return result;
+    }
+    result.ok = true;
+    DiagDumpParser parser(sink);
+    // 32 KiB per datagram is what the kernel fills at most for a dump; a bigger buffer
+    // would only go unused.
+    std::vector<std::byte> buf(64 * 1024);
+    for (;;) {
+        const auto n = retry_eintr([&] { return ::recv(fd.get(), buf.data(), buf.size(), 0); });
+        if (n < 0) throw_errno("receive a sock_diag dump");
+        if (n == 0) break;
+        const std::span<const std::byte> datagram(buf.data(), static_cast<std::size_t>(n));
+        result.bytes += static_cast<std::uint64_t>(n);
+        if (tap) tap(datagram);
+        if (!parser.feed(datagram)) break;
+    }
+    result.records = parser.records();
+    return result;
+}
+
+void write_recorded_datagram(std::ostream& out, std::span<const std::byte> datagram) {
+    const auto n = static_cast<std::uint32_t>(datagram.size());
+    const unsigned char len[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                                  static_cast<unsigned char>(n >> 16),
+                                  static_cast<unsigned char>(n >> 24)};
+    out.write(reinterpret_cast<const char*>(len), 4);
+    out.write(reinterpret_cast<const char*>(datagram.data()),
+              static_cast<std::streamsize>(datagram.size()));
+}
+
+std::size_t replay_recording(std::istream& in, DiagDumpParser& parser) {
+    std::size_t count = 0;
+    std::vector<std::byte> buf;
+    for (;;) {
+        unsigned char len[4];
+        if (!in.read(reinterpret_cast<char*>(len), 4)) {
+            if (in.gcount() == 0) break;
+            throw std::runtime_error("sock_diag recording: truncated length");
+        }
+        const std::uint32_t n =
+            len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<std::uint32_t>(len[3]) << 24);
+        buf.resize(n);
+        if (!in.read(reinterpret_cast<char*>(buf.data()), n))
+            throw std::runtime_error(
+                fmt::format("sock_diag recording: datagram {} truncated", count + 1));
+        ++count;
+        if (!parser.feed(buf)) break;
+    }
+    return count;
+}
+
+} // namespace netdx
