@@ -177,8 +177,8 @@ std::size_t replay_recording(std::istream& in, DiagDumpParser& parser) {
             if (in.gcount() == 0) break;
             throw std::runtime_error("sock_diag recording: truncated length");
         }
-        const std::uint32_t n =
-            len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<std::uint32_t>(len[3]) << 24);
+        const std::uint32_t n = std::uint32_t{len[0]} | (std::uint32_t{len[1]} << 8) |
+                                (std::uint32_t{len[2]} << 16) | (std::uint32_t{len[3]} << 24);
         buf.resize(n);
         if (!in.read(reinterpret_cast<char*>(buf.data()), n))
             throw std::runtime_error(
