@@ -116,7 +116,7 @@ TEST_CASE("a recorded sock_diag dump replays to the known population") {
 TEST_CASE("the /proc/net/tcp fallback reads the same population as netlink") {
     std::vector<TcpSocket> from_proc;
     const SysfsReader none("/nonexistent");
-    std::ifstream t4(kFixtures + "/proc_net_tcp"), t6(kFixtures + "/proc_net_tcp6");
+    std::ifstream t4(kFixtures + "/root/proc/net/tcp"), t6(kFixtures + "/root/proc/net/tcp6");
     std::stringstream s4, s6;
     s4 << t4.rdbuf();
     s6 << t6.rdbuf();

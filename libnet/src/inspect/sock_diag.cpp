@@ -158,6 +158,46 @@ DiagResult dump_tcp_sockets(const DiagRequest& request, const SocketSink& sink,
     return result;
 }
 
+int destroy_tcp_socket(const TcpSocket& socket) {
+    const int raw = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (raw < 0) return errno;
+    Fd fd(raw);
+    struct {
+        nlmsghdr h;
+        inet_diag_req_v2 r;
+    } req{};
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = SOCK_DESTROY;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    req.h.nlmsg_seq = 1;
+    const bool v4 = socket.local.ip().is_v4();
+    req.r.sdiag_family = static_cast<std::uint8_t>(v4 ? AF_INET : AF_INET6);
+    req.r.sdiag_protocol = IPPROTO_TCP;
+    req.r.idiag_states = kAllStates;
+    req.r.id.idiag_sport = htons(socket.local.port());
+    req.r.id.idiag_dport = htons(socket.remote.port());
+    std::memcpy(req.r.id.idiag_src, socket.local.ip().bytes(), socket.local.ip().size());
+    std::memcpy(req.r.id.idiag_dst, socket.remote.ip().bytes(), socket.remote.ip().size());
+    req.r.id.idiag_cookie[0] = static_cast<std::uint32_t>(socket.cookie);
+    req.r.id.idiag_cookie[1] = static_cast<std::uint32_t>(socket.cookie >> 32);
+    if (socket.cookie == 0)
+        req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (retry_eintr([&] {
+            return ::sendto(fd.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel),
+                            sizeof kernel);
+        }) < 0)
+        return errno;
+    std::array<std::byte, 4096> buf;
+    const auto n = retry_eintr([&] { return ::recv(fd.get(), buf.data(), buf.size(), 0); });
+    if (n < static_cast<ssize_t>(sizeof(nlmsghdr) + sizeof(int))) return n < 0 ? errno : EPROTO;
+    const std::span<const std::byte> reply(buf.data(), static_cast<std::size_t>(n));
+    const auto h = read_at<nlmsghdr>(reply, 0);
+    if (h.nlmsg_type != NLMSG_ERROR) return EPROTO;
+    return -read_at<int>(reply, sizeof(nlmsghdr)); // the ACK: 0, or -errno
+}
+
 void write_recorded_datagram(std::ostream& out, std::span<const std::byte> datagram) {
     const auto n = static_cast<std::uint32_t>(datagram.size());
     const unsigned char len[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),

@@ -65,6 +65,11 @@ using DatagramTap = std::function<void(std::span<const std::byte>)>;
 DiagResult dump_tcp_sockets(const DiagRequest& request, const SocketSink& sink,
                             const DatagramTap& tap = {});
 
+/// Destroys one socket (SOCK_DESTROY, identified by its 4-tuple and cookie): the kernel
+/// sends an RST and frees it. Returns 0 or the errno: EPERM without CAP_NET_ADMIN,
+/// EOPNOTSUPP on a kernel without CONFIG_INET_DIAG_DESTROY, ENOENT when it is already gone.
+[[nodiscard]] int destroy_tcp_socket(const TcpSocket& socket);
+
 /// Recording format helpers: write one datagram; replay a whole recording into a parser.
 void write_recorded_datagram(std::ostream& out, std::span<const std::byte> datagram);
 /// Returns the number of datagrams replayed; throws std::runtime_error on a truncated file.

@@ -1,0 +1,211 @@
+"""netdx-states: counts that agree with ss, owners, findings, the /proc fallback, watch, kill and
+namespaces, on populations built in a fresh network namespace; and fixture replays."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+from netdx_test import FIXTURES, TIMEOUT, binary, require_root, run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPLAY = os.path.join(FIXTURES, "sock_diag", "root")
+
+
+def counts(doc):
+    return {row["state"]: row["count"] for row in doc["summary"]}
+
+
+class StatesReplayed(unittest.TestCase):
+    """The population recorded in tests/fixtures/sock_diag, read through --proc-root."""
+
+    def test_summary_counts_each_state_correctly(self):
+        r = run(["netdx-states", "--json", "--proc-root", REPLAY])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(counts(doc), {"established": 6, "fin-wait-2": 2, "time-wait": 1,
+                                       "close-wait": 2, "listen": 2, "total": 13})
+        self.assertEqual(doc["source"]["source"], "/proc/net/tcp")
+
+    def test_close_wait_owner_and_recv_q_reading(self):
+        r = run(["netdx-states", "--json", "--proc-root", REPLAY, "--explain"])
+        doc = json.loads(r.stdout)
+        cw = [f for f in doc["findings"] if f["topic"] == "close-wait"]
+        self.assertEqual(len(cw), 1)
+        self.assertIn("pid 4242 (java) holds 2 CLOSE-WAIT sockets from 127.0.0.1 on port 7007", cw[0]["finding"])
+        self.assertIn("Recv-Q 1: it never read the EOF", cw[0]["finding"])
+        self.assertIn("5 of 1,024 descriptors", cw[0]["finding"])
+        tw = [f for f in doc["findings"] if f["topic"] == "time-wait"]
+        self.assertIn("1 TIME-WAIT (1 outbound, 0 inbound)", tw[0]["finding"])
+        self.assertIn("tcp_tw_reuse=2", tw[0]["finding"])
+
+    def test_group_by_state_and_process_adds_up(self):
+        r = run(["netdx-states", "--json", "--proc-root", REPLAY, "--group-by", "state,process"])
+        doc = json.loads(r.stdout)
+        rows = {(g["state"], g["process"]): g["count"] for g in doc["groups"]}
+        self.assertEqual(rows[("close-wait", "4242 java")], 2)
+        self.assertEqual(rows[("listen", "4242 java")], 1)
+        self.assertEqual(rows[("time-wait", "- (time-wait)")], 1)
+        self.assertEqual(sum(rows.values()), 13)
+
+    def test_top_keeps_totals_in_one_more_row(self):
+        r = run(["netdx-states", "--json", "--proc-root", REPLAY, "--group-by", "tuple", "--top", "3"])
+        groups = json.loads(r.stdout)["groups"]
+        self.assertEqual(len(groups), 4)
+        self.assertEqual(groups[-1]["tuple"], "(10 more groups)")
+        self.assertEqual(sum(g["count"] for g in groups), 13)
+
+    def test_filters(self):
+        def total(*args):
+            doc = json.loads(run(["netdx-states", "--json", "--proc-root", REPLAY] + list(args)).stdout)
+            return counts(doc)["total"]
+        self.assertEqual(total("-s", "close-wait"), 2)
+        self.assertEqual(total("-s", "teardown"), 5)
+        self.assertEqual(total("-6"), 2)
+        self.assertEqual(total("--sport", "7007"), 6)  # listener, 3 established, 2 close-wait
+        self.assertEqual(total("--dport", "7008"), 1)
+        self.assertEqual(total("--dst", "::1/128"), 1)  # the TIME-WAIT; a listener's peer is ::
+        self.assertEqual(total("--process", "java"), 3)
+        self.assertEqual(total("--pid", "4242", "-s", "close-wait"), 2)
+
+    def test_fail_if_names_a_state(self):
+        r = run(["netdx-states", "--proc-root", REPLAY, "--fail-if", "close-wait>1"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("close-wait", r.stdout + r.stderr)
+
+    def test_usage_errors_name_the_token(self):
+        for args, token in [(["-s", "half-open"], "half-open"), (["--group-by", "colour"], "colour"),
+                            (["--sport", "99999"], "99999"), (["--dst", "10.0.0.0/33"], "10.0.0.0/33"),
+                            (["--dry-run"], "--kill"), (["--ticks", "2"], "--watch"),
+                            (["--netns", "no-such-ns"], "no-such-ns")]:
+            r = run(["netdx-states"] + args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(token, r.stderr, args)
+            self.assertEqual(r.stdout, "")
+
+
+class StatesNamespaceSerial(unittest.TestCase):
+    """Known populations in a fresh network namespace, checked against ss."""
+
+    T, C, E = 40, 12, 5
+
+    def setUp(self):
+        require_root()
+        self.nsname = f"netdx-states-{os.getpid()}"
+        r = subprocess.run(["ip", "netns", "add", self.nsname], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest(f"cannot create a network namespace: {r.stderr.strip()}")
+        self.addCleanup(subprocess.run, ["ip", "netns", "del", self.nsname], capture_output=True)
+        subprocess.run(["ip", "netns", "exec", self.nsname, "ip", "link", "set", "lo", "up"], check=True)
+        self.pop = subprocess.Popen(["ip", "netns", "exec", self.nsname, sys.executable,
+                                     os.path.join(HERE, "population.py"), str(self.T), str(self.C), str(self.E)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(self.stop_population)
+        self.assertEqual(self.pop.stdout.readline().strip(), "ready")
+        self.pid = self.pop.pid  # ip netns exec execs: the pid is python's
+
+    def stop_population(self):
+        self.pop.stdin.close()
+        self.pop.wait(timeout=TIMEOUT)
+
+    def ns(self, *args):
+        return subprocess.run(["ip", "netns", "exec", self.nsname] + list(args), capture_output=True,
+                              text=True, timeout=TIMEOUT)
+
+    def states_json(self, *args):
+        r = self.ns(binary("netdx-states"), "--json", *args)
+        return r.returncode, json.loads(r.stdout) if r.stdout else None, r.stderr
+
+    def ss_count(self, state):
+        name = {"listen": "listening"}.get(state, state)  # ss's spelling
+        return len(self.ns("ss", "-Htan", "state", name).stdout.splitlines())
+
+    def test_counts_equal_ss_and_the_population(self):
+        code, doc, err = self.states_json()
+        self.assertEqual(code, 0, err)
+        c = counts(doc)
+        expected = {"time-wait": self.T, "close-wait": self.C, "fin-wait-2": self.C,
+                    "established": 2 * self.E, "listen": 1}
+        for state, n in expected.items():
+            self.assertEqual(c.get(state, 0), n, state)
+            self.assertEqual(self.ss_count(state), n, f"ss {state}")
+        self.assertEqual(c["total"], sum(expected.values()))
+        self.assertEqual(doc["source"]["source"], "sock_diag")
+
+    def test_proc_fallback_agrees(self):
+        code, doc, err = self.states_json("--proc")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(doc["source"]["source"], "/proc/net/tcp")
+        self.assertEqual(counts(doc)["time-wait"], self.T)
+        self.assertEqual(counts(doc)["close-wait"], self.C)
+
+    def test_owner_and_orphans(self):
+        code, doc, err = self.states_json("--group-by", "state,process", "-s", "close-wait,orphan")
+        rows = {(g["state"], g["process"]): g["count"] for g in doc["groups"]}
+        self.assertEqual(rows[("close-wait", f"{self.pid} python3")], self.C)
+        self.assertEqual(rows[("fin-wait-2", "- (orphan)")], self.C)
+        code, doc, err = self.states_json("-s", "orphan")
+        self.assertEqual(counts(doc)["total"], self.C)
+
+    def test_explain_finds_the_close_wait_leak(self):
+        code, doc, err = self.states_json("--explain")
+        self.assertEqual(code, 1)  # a problem was found
+        cw = [f for f in doc["findings"] if f["topic"] == "close-wait"][0]
+        self.assertEqual(cw["severity"], "problem")
+        self.assertIn(f"pid {self.pid} (python3) holds {self.C} CLOSE-WAIT sockets", cw["finding"])
+        self.assertIn("Recv-Q 1: it never read the EOF", cw["finding"])  # population.py never reads
+        self.assertIn("oldest idle", cw["finding"])
+        tw = [f for f in doc["findings"] if f["topic"] == "time-wait"][0]
+        self.assertIn(f"{self.T} TIME-WAIT ({self.T} outbound, 0 inbound)", tw["finding"])
+        self.assertIn(f"uses {self.T} of", tw["finding"])
+
+    def test_netns_option_from_outside_and_all(self):
+        r = run(["netdx-states", "--json", "--netns", self.nsname])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(counts(json.loads(r.stdout))["time-wait"], self.T)
+        r = run(["netdx-states", "--json", "--netns", "all", "-s", "close-wait", "--list"])
+        rows = [s for s in json.loads(r.stdout)["sockets"] if s["netns"] == self.nsname]
+        self.assertEqual(len(rows), self.C)
+
+    def test_watch_two_ticks_in_ndjson(self):
+        r = self.ns(binary("netdx-states"), "--watch", "200ms", "--ticks", "2", "-s", "time-wait,close-wait")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(len(lines), 4)  # two states, two ticks
+        cw = [x for x in lines if x["state"] == "close-wait"]
+        self.assertEqual([x["count"] for x in cw], [self.C, self.C])
+        self.assertEqual(cw[1]["delta"], "+0")
+
+    def test_kill_dry_run_then_kill(self):
+        code, doc, err = self.states_json("--kill", "--dry-run", "-s", "close-wait")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(doc["killed"]), self.C)
+        self.assertTrue(all(k["result"] == "dry run" for k in doc["killed"]))
+        code, doc, err = self.states_json("--kill", "-s", "close-wait")
+        results = {k["result"] for k in doc["killed"]}
+        if results == {"EOPNOTSUPP"}:
+            self.skipTest("this kernel lacks CONFIG_INET_DIAG_DESTROY")
+        self.assertEqual(results, {"destroyed"})
+        self.assertTrue(any("still holds its descriptor" in n for n in doc["notes"]))
+        self.assertEqual(self.ss_count("close-wait"), 0)
+
+
+class StatesUnprivileged(unittest.TestCase):
+    def test_non_root_degrades_with_a_note(self):
+        require_root()  # to drop to nobody
+        listener = subprocess.Popen([sys.executable, "-c",
+                                     "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen();"
+                                     "print(s.getsockname()[1], flush=True); sys.stdin.read()"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        port = listener.stdout.readline().strip()
+        try:
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                binary("netdx-states"), "--json", "--group-by", "process", "--sport", port],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+        finally:
+            listener.stdin.close()
+            listener.wait(timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["groups"][0]["process"], "? (not visible)")
+        self.assertTrue(any("could not be read" in n for n in doc["notes"]), doc["notes"])

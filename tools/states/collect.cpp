@@ -1,0 +1,72 @@
+#include "collect.hpp"
+
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+
+#include <netdx/inspect/proc_net_tcp.hpp>
+#include <netdx/inspect/sock_diag.hpp>
+#include <netdx/net/host_port.hpp>
+#include <netdx/sys/parse_error.hpp>
+
+namespace netdx::states {
+
+PortRangeFilter parse_port_filter(const std::string& text, const char* option) {
+    const auto dash = text.find('-');
+    const std::string context = fmt::format("{} {}", option, text);
+    PortRangeFilter r;
+    if (dash == std::string::npos) {
+        r.low = r.high = parse_port(text, context);
+    } else {
+        r.low = parse_port(text.substr(0, dash), context);
+        r.high = parse_port(text.substr(dash + 1), context);
+        if (r.low > r.high)
+            throw ParseError(fmt::format("{}: range '{}' runs backwards", option, text));
+    }
+    return r;
+}
+
+Collected collect(const Filters& f) {
+    Collected out;
+    const Nanos t0 = monotonic_ns();
+    auto keep = [&](const TcpSocket& s) {
+        const bool v4 = s.local.ip().is_v4();
+        if ((v4 && !f.v4) || (!v4 && !f.v6)) return;
+        if (f.states.orphans_only && s.state == TcpState::fin_wait2 && s.inode != 0) return;
+        if (f.sport && !f.sport->contains(s.local.port())) return;
+        if (f.dport && !f.dport->contains(s.remote.port())) return;
+        if (f.src && !f.src->contains(s.local.ip())) return;
+        if (f.dst && !f.dst->contains(s.remote.ip())) return;
+        out.sockets.push_back(s);
+    };
+    bool netlink = !f.force_proc;
+    if (netlink) {
+        out.source = "sock_diag";
+        for (const int family : {AF_INET, AF_INET6}) {
+            if ((family == AF_INET && !f.v4) || (family == AF_INET6 && !f.v6)) continue;
+            DiagRequest req;
+            req.family = family;
+            req.states = f.states.mask;
+            const auto r = dump_tcp_sockets(req, keep);
+            if (!r.ok) {
+                out.note =
+                    fmt::format("{}: read /proc/net/tcp and tcp6 instead (no idle times)", r.error);
+                out.sockets.clear();
+                netlink = false;
+                break;
+            }
+        }
+    }
+    if (!netlink) {
+        out.source = "/proc/net/tcp";
+        const auto r = read_proc_net_tcp(SysfsReader(f.proc_root), f.states.mask, keep);
+        if (r.malformed > 0)
+            out.note +=
+                fmt::format("{}{} malformed line{} skipped, first {}", out.note.empty() ? "" : "; ",
+                            r.malformed, r.malformed == 1 ? "" : "s", r.first_malformed);
+    }
+    out.duration = monotonic_ns() - t0;
+    return out;
+}
+
+} // namespace netdx::states

@@ -1,0 +1,225 @@
+#include "diagnose.hpp"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include <netdx/report/units.hpp>
+#include <netdx/sys/limits.hpp>
+
+namespace netdx::states {
+
+namespace {
+
+constexpr std::uint64_t kTimeWaitMs = 60'000; // TCP_TIMEWAIT_LEN: fixed in Linux
+
+std::string recv_q_reading(const std::map<std::uint32_t, std::uint64_t>& recv_qs) {
+    // The FIN takes one sequence number: Recv-Q 1 is the unread EOF itself.
+    std::uint32_t common = 0;
+    std::uint64_t most = 0;
+    for (const auto& [q, n] : recv_qs)
+        if (n > most) {
+            most = n;
+            common = q;
+        }
+    if (common == 0) return "Recv-Q 0: it read the EOF but never called close()";
+    if (common == 1)
+        return "Recv-Q 1: it never read the EOF (the 1 is the peer's FIN), so it is not "
+               "reading this socket at all";
+    return fmt::format("Recv-Q {}: {} unread bytes plus the FIN, it stopped reading", common,
+                       common - 1);
+}
+
+void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
+                const std::optional<PortRange>& ephemeral, std::vector<Finding>& out) {
+    struct Group {
+        std::uint64_t count = 0;
+        std::uint64_t oldest_idle_ms = 0;
+        bool idle_known = false;
+        std::map<std::uint32_t, std::uint64_t> recv_qs;
+    };
+    // (pid, peer): an outgoing connection's peer is its remote address and port; for an
+    // incoming one the remote port is the client's ephemeral port, so it groups by our port.
+    std::map<std::tuple<int, std::string>, Group> groups;
+    for (const auto& s : sockets) {
+        if (s.state != TcpState::close_wait) continue;
+        const auto it = owners.pid_of.find(s.inode);
+        const int pid = it == owners.pid_of.end() ? 0 : it->second;
+        const bool outgoing =
+            ephemeral && s.local.port() >= ephemeral->low && s.local.port() <= ephemeral->high;
+        const std::string peer =
+            outgoing ? "to " + s.remote.to_string()
+                     : fmt::format("from {} on port {}", s.remote.ip().to_string(), s.local.port());
+        auto& g = groups[{pid, peer}];
+        ++g.count;
+        ++g.recv_qs[s.recv_q];
+        if (s.idle) {
+            g.idle_known = true;
+            g.oldest_idle_ms = std::max<std::uint64_t>(g.oldest_idle_ms, s.idle->last_data_recv_ms);
+        }
+    }
+    for (const auto& [key, g] : groups) {
+        const auto& [pid, peer] = key;
+        Finding f;
+        f.topic = "close-wait";
+        // A few CLOSE-WAIT sockets for a moment are normal; many, or old ones, are a leak.
+        f.severity = g.count >= 10 || g.oldest_idle_ms >= 60'000 ? Finding::Severity::problem
+                                                                 : Finding::Severity::warn;
+        std::string who = "an unknown process (run as root to see owners)";
+        std::string fds;
+        if (pid != 0) {
+            const auto p = owners.processes.find(pid);
+            who =
+                fmt::format("pid {} ({})", pid, p == owners.processes.end() ? "?" : p->second.comm);
+            if (p != owners.processes.end() && p->second.nofile)
+                fds = fmt::format("; it has {} of {} descriptors open", format_count(p->second.fds),
+                                  format_count(*p->second.nofile));
+        }
+        f.text = fmt::format("{} holds {} CLOSE-WAIT socket{} {}{}: {}{}", who,
+                             format_count(g.count), g.count == 1 ? "" : "s", peer,
+                             g.idle_known ? ", oldest idle " + format_age_ms(g.oldest_idle_ms) : "",
+                             recv_q_reading(g.recv_qs), fds);
+        f.advice = "The peer closed and the application has not: the kernel never times "
+                   "CLOSE-WAIT out. Fix the code path that drops the socket without close() "
+                   "(error paths, pools that do not notice EOF). Killing the socket (ss -K) "
+                   "does not release the process's descriptor.";
+        out.push_back(std::move(f));
+    }
+}
+
+void time_wait(const std::vector<TcpSocket>& sockets, const std::optional<PortRange>& ephemeral,
+               const SysfsReader& fs, const NetCounters& counters, std::vector<Finding>& out) {
+    std::map<std::tuple<std::string, std::string, std::uint16_t>, std::uint64_t> outbound;
+    std::uint64_t total = 0, inbound = 0, young = 0;
+    for (const auto& s : sockets) {
+        if (s.state != TcpState::time_wait) continue;
+        ++total;
+        // Sockets younger than 10 s give the creation rate: age = 60 s - time left.
+        if (s.timer_ms >= kTimeWaitMs - 10'000) ++young;
+        const bool out_side =
+            ephemeral && s.local.port() >= ephemeral->low && s.local.port() <= ephemeral->high;
+        if (!out_side) {
+            ++inbound;
+            continue;
+        }
+        ++outbound[{s.local.ip().to_string(), s.remote.ip().to_string(), s.remote.port()}];
+    }
+    if (total == 0) return;
+    const double rate = static_cast<double>(young) / 10.0;
+    const auto reuse = fs.sysctl_int("net.ipv4.tcp_tw_reuse");
+    const auto timestamps = fs.sysctl_int("net.ipv4.tcp_timestamps");
+    const auto overflow = counters.get("TcpExt.TCPTimeWaitOverflow");
+    const auto buckets = fs.sysctl_int("net.ipv4.tcp_max_tw_buckets");
+    const std::uint64_t range = ephemeral ? ephemeral->size() : 28'232;
+
+    std::uint64_t worst = 0;
+    std::string worst_key;
+    for (const auto& [k, n] : outbound)
+        if (n > worst) {
+            worst = n;
+            worst_key = fmt::format("{} -> {}:{}", std::get<0>(k), std::get<1>(k), std::get<2>(k));
+        }
+    Finding f;
+    f.topic = "time-wait";
+    f.severity = worst * 2 > range ? Finding::Severity::problem : Finding::Severity::info;
+    f.text = fmt::format(
+        "{} TIME-WAIT ({} outbound, {} inbound), created at about {} (from those under 10 s "
+        "old), so about {} in steady state",
+        format_count(total), format_count(total - inbound), format_count(inbound),
+        format_rate(rate), format_count(static_cast<std::uint64_t>(rate * 60)));
+    if (worst > 0)
+        f.text += fmt::format("; the busiest outbound pair {} uses {} of {} ephemeral ports "
+                              "({:.0f}%)",
+                              worst_key, format_count(worst), format_count(range),
+                              100.0 * static_cast<double>(worst) / static_cast<double>(range));
+    if (reuse)
+        f.text += fmt::format("; tcp_tw_reuse={} ({}), tcp_timestamps={}", *reuse,
+                              *reuse == 1   ? "outbound connections may reuse them"
+                              : *reuse == 2 ? "reuse on loopback only"
+                                            : "no reuse",
+                              timestamps.value_or(-1));
+    if (overflow && *overflow > 0 && buckets)
+        f.text += fmt::format("; the kernel dropped {} TIME-WAIT entries since boot "
+                              "(tcp_max_tw_buckets {})",
+                              format_count(static_cast<std::uint64_t>(*overflow)),
+                              format_count(static_cast<std::uint64_t>(*buckets)));
+    f.advice = worst * 2 > range
+                   ? "This pair is running out of source ports (EADDRNOTAVAIL next): reuse "
+                     "connections (keep-alive, pools), add source addresses or destination "
+                     "ports, or set tcp_tw_reuse=1 (outbound only, needs timestamps). Never "
+                     "tcp_tw_recycle (gone since Linux 4.12); tcp_fin_timeout does not shorten "
+                     "TIME-WAIT; SO_LINGER 0 trades TIME-WAIT for lost data."
+                   : "A large TIME-WAIT count alone is harmless: each holds a little memory "
+                     "and, for outbound connections, one port of its 4-tuple for 60 s.";
+    out.push_back(std::move(f));
+}
+
+void orphans(const std::vector<TcpSocket>& sockets, const SysfsReader& fs,
+             std::vector<Finding>& out) {
+    std::uint64_t n = 0;
+    for (const auto& s : sockets)
+        if (s.orphan() && s.state != TcpState::syn_recv && s.state != TcpState::new_syn_recv &&
+            s.state != TcpState::listen)
+            ++n;
+    if (n == 0) return;
+    const auto max = fs.sysctl_int("net.ipv4.tcp_max_orphans");
+    Finding f;
+    f.topic = "orphans";
+    f.severity = max && n * 2 > static_cast<std::uint64_t>(*max) ? Finding::Severity::problem
+                                                                 : Finding::Severity::info;
+    f.text = fmt::format(
+        "{} orphaned sockets (closed by their process, still finishing: "
+        "FIN-WAIT, CLOSING, LAST-ACK){}",
+        format_count(n),
+        max ? fmt::format(" of tcp_max_orphans {}", format_count(static_cast<std::uint64_t>(*max)))
+            : "");
+    f.advice = "Orphans in FIN-WAIT-2 wait tcp_fin_timeout for the peer's FIN; past "
+               "tcp_max_orphans the kernel resets new orphans.";
+    out.push_back(std::move(f));
+}
+
+void listeners(const std::vector<TcpSocket>& sockets, const NetCounters& counters,
+               std::vector<Finding>& out) {
+    for (const auto& s : sockets) {
+        if (s.state != TcpState::listen || s.send_q == 0 || s.recv_q < s.send_q) continue;
+        Finding f;
+        f.topic = "listen";
+        f.severity = Finding::Severity::problem;
+        f.text = fmt::format("listener {} has a full accept queue ({} of {})", s.local.to_string(),
+                             format_count(s.recv_q), format_count(s.send_q));
+        if (const auto o = counters.get("TcpExt.ListenOverflows"); o && *o > 0)
+            f.text += fmt::format("; the kernel counted {} listen-queue overflows since boot",
+                                  format_count(static_cast<std::uint64_t>(*o)));
+        f.advice = "The application accepts too slowly or its backlog is too small: new "
+                   "SYNs are dropped. Accept faster or raise listen()'s backlog and "
+                   "net.core.somaxconn.";
+        out.push_back(std::move(f));
+    }
+}
+
+} // namespace
+
+std::string format_age_ms(std::uint64_t ms) {
+    if (ms >= 3'600'000) return fmt::format("{}h{:02}m", ms / 3'600'000, ms / 60'000 % 60);
+    if (ms >= 60'000) return fmt::format("{}m{:02}s", ms / 60'000, ms / 1000 % 60);
+    if (ms >= 1000) return fmt::format("{}s", ms / 1000);
+    return fmt::format("{}ms", ms);
+}
+
+std::vector<Finding> diagnose(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
+                              const SysfsReader& fs, const NetCounters& counters) {
+    std::vector<Finding> out;
+    const auto ephemeral = ephemeral_port_range(fs);
+    close_wait(sockets, owners, ephemeral, out);
+    time_wait(sockets, ephemeral, fs, counters, out);
+    orphans(sockets, fs, out);
+    listeners(sockets, counters, out);
+    std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
+        return static_cast<int>(a.severity) > static_cast<int>(b.severity);
+    });
+    return out;
+}
+
+} // namespace netdx::states

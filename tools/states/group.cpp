@@ -1,0 +1,146 @@
+#include "group.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <map>
+
+#include <fmt/format.h>
+
+#include <netdx/report/units.hpp>
+#include <netdx/sys/parse_error.hpp>
+
+namespace netdx::states {
+
+namespace {
+
+/// The network part of `ip` with `prefix` bits, as "10.0.3.0/24".
+std::string network_of(const IpAddress& ip, int prefix) {
+    const int bits = ip.is_v4() ? 32 : 128;
+    const int keep = std::min(prefix, bits);
+    const std::size_t n = ip.is_v4() ? 4 : 16;
+    std::array<std::uint8_t, 16> bytes{};
+    std::copy(ip.bytes(), ip.bytes() + n, bytes.begin());
+    for (std::size_t i = 0; i < n; ++i) {
+        const int first_bit = static_cast<int>(i) * 8;
+        if (first_bit >= keep)
+            bytes[i] = 0;
+        else if (keep - first_bit < 8)
+            bytes[i] &= static_cast<std::uint8_t>(0xff << (8 - (keep - first_bit)));
+    }
+    const IpAddress net = ip.is_v4() ? IpAddress::v4((std::uint32_t{bytes[0]} << 24) |
+                                                     (std::uint32_t{bytes[1]} << 16) |
+                                                     (std::uint32_t{bytes[2]} << 8) | bytes[3])
+                                     : IpAddress::v6(bytes);
+    return fmt::format("{}/{}", net.to_string(), keep);
+}
+
+} // namespace
+
+std::vector<GroupKey> parse_group_keys(const std::string& text) {
+    static const std::map<std::string, GroupKey::Kind> kKinds{
+        {"state", GroupKey::Kind::state},     {"lport", GroupKey::Kind::lport},
+        {"rport", GroupKey::Kind::rport},     {"laddr", GroupKey::Kind::laddr},
+        {"raddr", GroupKey::Kind::raddr},     {"rnet", GroupKey::Kind::rnet},
+        {"lnet", GroupKey::Kind::lnet},       {"tuple", GroupKey::Kind::tuple},
+        {"process", GroupKey::Kind::process}, {"uid", GroupKey::Kind::uid}};
+    std::vector<GroupKey> keys;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto comma = text.find(',', start);
+        const std::string token =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        GroupKey k;
+        k.name = token;
+        const auto slash = token.find('/');
+        const auto it = kKinds.find(token.substr(0, slash));
+        if (it == kKinds.end())
+            throw ParseError(
+                fmt::format("--group-by: unknown key '{}' in '{}' (keys: state, lport, "
+                            "rport, laddr, raddr, rnet/N, lnet/N, tuple, process, uid)",
+                            token, text));
+        k.kind = it->second;
+        const bool net = k.kind == GroupKey::Kind::rnet || k.kind == GroupKey::Kind::lnet;
+        if (slash != std::string::npos) {
+            const auto digits = token.substr(slash + 1);
+            auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), k.prefix);
+            if (!net || ec != std::errc{} || p != digits.data() + digits.size() || k.prefix < 0 ||
+                k.prefix > 128)
+                throw ParseError(fmt::format("--group-by: bad key '{}' in '{}'", token, text));
+        } else if (net) {
+            k.name += "/24";
+        }
+        keys.push_back(k);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return keys;
+}
+
+bool needs_owners(const std::vector<GroupKey>& keys) {
+    return std::any_of(keys.begin(), keys.end(),
+                       [](const GroupKey& k) { return k.kind == GroupKey::Kind::process; });
+}
+
+std::string key_text(const GroupKey& key, const TcpSocket& s, const OwnerMap& owners) {
+    switch (key.kind) {
+    case GroupKey::Kind::state:
+        return std::string(state_name(s.state));
+    case GroupKey::Kind::lport:
+        return std::to_string(s.local.port());
+    case GroupKey::Kind::rport:
+        return std::to_string(s.remote.port());
+    case GroupKey::Kind::laddr:
+        return s.local.ip().to_string();
+    case GroupKey::Kind::raddr:
+        return s.remote.ip().to_string();
+    case GroupKey::Kind::rnet:
+        return network_of(s.remote.ip(), key.prefix);
+    case GroupKey::Kind::lnet:
+        return network_of(s.local.ip(), key.prefix);
+    case GroupKey::Kind::tuple:
+        return fmt::format("{} {}", s.local.to_string(), s.remote.to_string());
+    case GroupKey::Kind::process: {
+        if (s.inode == 0) return s.state == TcpState::time_wait ? "- (time-wait)" : "- (orphan)";
+        const auto it = owners.pid_of.find(s.inode);
+        if (it == owners.pid_of.end()) return "? (not visible)";
+        const auto p = owners.processes.find(it->second);
+        return fmt::format("{} {}", it->second, p == owners.processes.end() ? "?" : p->second.comm);
+    }
+    case GroupKey::Kind::uid:
+        return std::to_string(s.uid);
+    }
+    return "?";
+}
+
+Grouped group_sockets(const std::vector<TcpSocket>& sockets, const std::vector<GroupKey>& keys,
+                      const OwnerMap& owners, std::size_t top) {
+    std::map<std::vector<std::string>, std::uint64_t> counts;
+    std::vector<std::string> k(keys.size());
+    for (const auto& s : sockets) {
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            k[i] = key_text(keys[i], s, owners);
+        ++counts[k];
+    }
+    Grouped g;
+    g.total = sockets.size();
+    g.groups = counts.size();
+    for (auto& [key, n] : counts)
+        g.rows.push_back({key, n});
+    std::stable_sort(g.rows.begin(), g.rows.end(),
+                     [](const GroupRow& a, const GroupRow& b) { return a.count > b.count; });
+    if (top > 0 && g.rows.size() > top) {
+        GroupRow rest;
+        const auto hidden = g.rows.size() - top;
+        for (std::size_t i = top; i < g.rows.size(); ++i)
+            rest.count += g.rows[i].count;
+        rest.keys.assign(keys.size(), "");
+        rest.keys[0] =
+            fmt::format("({} more group{})", format_count(hidden), hidden == 1 ? "" : "s");
+        g.rows.resize(top);
+        g.rows.push_back(rest);
+    }
+    return g;
+}
+
+} // namespace netdx::states
