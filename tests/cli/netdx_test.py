@@ -44,7 +44,7 @@ def require_root():
         raise unittest.SkipTest("needs root (CAP_NET_ADMIN/CAP_NET_RAW)")
 
 
-TOOLS = ["netdx", "netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood"]
+TOOLS = ["netdx", "netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states"]
 # Tools with their own --json (the umbrella only dispatches), with arguments that keep a run short.
 REPORTING_TOOLS = {
     "netdx-doctor": [],
@@ -52,4 +52,5 @@ REPORTING_TOOLS = {
     "netdx-echo": ["--listen", "127.0.0.1:0", "--duration", "200ms"],
     "netdx-probe": ["--duration", "300ms", "--warmup", "0"],
     "netdx-flood": ["-n", "20", "--hold", "0"],
+    "netdx-states": [],
 }

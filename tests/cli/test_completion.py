@@ -91,7 +91,7 @@ class Drift(unittest.TestCase):
     def test_every_visible_option_of_help_is_completed(self):
         """The scripts come from the CLI definition: every --option in --help is in them."""
         import re
-        for tool in ["netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood"]:
+        for tool in ["netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states"]:
             help_text = shell([os.path.join(BIN, tool), "--help"]).stdout
             options = set(re.findall(r"(--[a-z][a-z-]*)", help_text))
             with open(os.path.join(COMPLETIONS, "bash", tool)) as f:

@@ -24,6 +24,7 @@ class Umbrella(unittest.TestCase):
         self.assertRegex(r.stdout, r"\n  echo +\S")
         self.assertRegex(r.stdout, r"\n  probe +\S")
         self.assertRegex(r.stdout, r"\n  flood +\S")
+        self.assertRegex(r.stdout, r"\n  states +\S")
 
     def test_unknown_tool_is_a_usage_error(self):
         r = run(["netdx", "frobnicate"])

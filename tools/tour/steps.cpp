@@ -37,6 +37,13 @@ std::vector<Step> default_steps() {
          {"--connections", "10000", "--hold", "500ms"},
          60 * kNanosPerSecond,
          true},
+        {"Sockets by state, and what needs attention",
+         "netdx states counts this machine's TCP sockets by state from sock_diag netlink (the\n"
+         "flood just left TIME-WAIT behind), groups them, and shows what needs attention.",
+         "netdx-states",
+         {"--group-by", "state,rport", "--top", "8"},
+         30 * kNanosPerSecond,
+         true},
     };
 }
 
