@@ -91,7 +91,9 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
 
 void time_wait(const std::vector<TcpSocket>& sockets, const std::optional<PortRange>& ephemeral,
                const SysfsReader& fs, const NetCounters& counters, std::vector<Finding>& out) {
-    std::map<std::tuple<std::string, std::string, std::uint16_t>, std::uint64_t> outbound;
+    // Keyed by the addresses themselves: formatting two addresses per socket would cost more
+    // than the whole dump at 100,000 sockets.
+    std::map<std::tuple<IpAddress, IpAddress, std::uint16_t>, std::uint64_t> outbound;
     std::uint64_t total = 0, inbound = 0, young = 0;
     for (const auto& s : sockets) {
         if (s.state != TcpState::time_wait) continue;
@@ -104,7 +106,7 @@ void time_wait(const std::vector<TcpSocket>& sockets, const std::optional<PortRa
             ++inbound;
             continue;
         }
-        ++outbound[{s.local.ip().to_string(), s.remote.ip().to_string(), s.remote.port()}];
+        ++outbound[{s.local.ip(), s.remote.ip(), s.remote.port()}];
     }
     if (total == 0) return;
     const double rate = static_cast<double>(young) / 10.0;
@@ -119,7 +121,8 @@ void time_wait(const std::vector<TcpSocket>& sockets, const std::optional<PortRa
     for (const auto& [k, n] : outbound)
         if (n > worst) {
             worst = n;
-            worst_key = fmt::format("{} -> {}:{}", std::get<0>(k), std::get<1>(k), std::get<2>(k));
+            worst_key = fmt::format("{} -> {}", std::get<0>(k).to_string(),
+                                    SocketAddress(std::get<1>(k), std::get<2>(k)).to_string());
         }
     Finding f;
     f.topic = "time-wait";

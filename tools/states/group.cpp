@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <map>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -113,22 +114,108 @@ std::string key_text(const GroupKey& key, const TcpSocket& s, const OwnerMap& ow
     return "?";
 }
 
+namespace {
+
+/// A compact binary form of one key for one socket, appended to `out`: grouping compares
+/// these, and formats text only once per group (100,000 sockets, a few hundred groups).
+void append_raw(std::string& out, const GroupKey& key, const TcpSocket& s, const OwnerMap& owners) {
+    auto put = [&](const void* p, std::size_t n) { out.append(static_cast<const char*>(p), n); };
+    auto put_ip = [&](const IpAddress& ip) {
+        const auto n = static_cast<char>(ip.size());
+        out.push_back(n);
+        put(ip.bytes(), ip.size());
+    };
+    auto put_u32 = [&](std::uint32_t v) { put(&v, sizeof v); };
+    switch (key.kind) {
+    case GroupKey::Kind::state:
+        out.push_back(static_cast<char>(s.state));
+        return;
+    case GroupKey::Kind::lport:
+        put_u32(s.local.port());
+        return;
+    case GroupKey::Kind::rport:
+        put_u32(s.remote.port());
+        return;
+    case GroupKey::Kind::laddr:
+        put_ip(s.local.ip());
+        return;
+    case GroupKey::Kind::raddr:
+        put_ip(s.remote.ip());
+        return;
+    case GroupKey::Kind::rnet:
+    case GroupKey::Kind::lnet: {
+        // The masked address: sockets of one network share it.
+        const auto& ip = key.kind == GroupKey::Kind::rnet ? s.remote.ip() : s.local.ip();
+        std::array<std::uint8_t, 16> b{};
+        std::copy(ip.bytes(), ip.bytes() + ip.size(), b.begin());
+        const int keep = std::min<int>(key.prefix, static_cast<int>(ip.size()) * 8);
+        for (std::size_t i = 0; i < ip.size(); ++i) {
+            const int first = static_cast<int>(i) * 8;
+            if (first >= keep)
+                b[i] = 0;
+            else if (keep - first < 8)
+                b[i] &= static_cast<std::uint8_t>(0xff << (8 - (keep - first)));
+        }
+        out.push_back(static_cast<char>(ip.size()));
+        put(b.data(), ip.size());
+        return;
+    }
+    case GroupKey::Kind::tuple:
+        put_ip(s.local.ip());
+        put_u32(s.local.port());
+        put_ip(s.remote.ip());
+        put_u32(s.remote.port());
+        return;
+    case GroupKey::Kind::process: {
+        std::int64_t who = -1; // no owner
+        if (s.inode != 0) {
+            const auto it = owners.pid_of.find(s.inode);
+            who = it == owners.pid_of.end() ? -2 : it->second;
+        } else if (s.state == TcpState::time_wait) {
+            who = -3;
+        }
+        put(&who, sizeof who);
+        return;
+    }
+    case GroupKey::Kind::uid:
+        put_u32(s.uid);
+        return;
+    }
+}
+
+} // namespace
+
 Grouped group_sockets(const std::vector<TcpSocket>& sockets, const std::vector<GroupKey>& keys,
                       const OwnerMap& owners, std::size_t top) {
-    std::map<std::vector<std::string>, std::uint64_t> counts;
-    std::vector<std::string> k(keys.size());
-    for (const auto& s : sockets) {
-        for (std::size_t i = 0; i < keys.size(); ++i)
-            k[i] = key_text(keys[i], s, owners);
-        ++counts[k];
+    struct Acc {
+        std::uint64_t count = 0;
+        std::size_t first = 0; ///< a socket of the group, to format its key text
+    };
+    std::unordered_map<std::string, Acc> acc;
+    std::string raw;
+    for (std::size_t i = 0; i < sockets.size(); ++i) {
+        raw.clear();
+        for (const auto& k : keys)
+            append_raw(raw, k, sockets[i], owners);
+        auto it = acc.find(raw);
+        if (it == acc.end()) it = acc.emplace(raw, Acc{0, i}).first;
+        ++it->second.count;
     }
     Grouped g;
     g.total = sockets.size();
-    g.groups = counts.size();
-    for (auto& [key, n] : counts)
-        g.rows.push_back({key, n});
-    std::stable_sort(g.rows.begin(), g.rows.end(),
-                     [](const GroupRow& a, const GroupRow& b) { return a.count > b.count; });
+    g.groups = acc.size();
+    g.rows.reserve(acc.size());
+    for (const auto& [r, a] : acc) {
+        GroupRow row;
+        row.count = a.count;
+        for (const auto& k : keys)
+            row.keys.push_back(key_text(k, sockets[a.first], owners));
+        g.rows.push_back(std::move(row));
+    }
+    // By count, then by key text, so equal counts come out in a stable, readable order.
+    std::sort(g.rows.begin(), g.rows.end(), [](const GroupRow& a, const GroupRow& b) {
+        return a.count != b.count ? a.count > b.count : a.keys < b.keys;
+    });
     if (top > 0 && g.rows.size() > top) {
         GroupRow rest;
         const auto hidden = g.rows.size() - top;

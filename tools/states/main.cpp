@@ -148,9 +148,11 @@ Snapshot take_snapshot(const Options& o, const Filters& f) {
         snap.source = c.source;
         snap.duration += c.duration;
         if (!c.note.empty()) snap.notes.push_back(c.note);
-        for (auto& s : c.sockets) {
-            snap.sockets.push_back(s);
-            if (o.netns == "all") snap.netns_of.push_back(t.label);
+        if (o.netns == "all") {
+            snap.netns_of.insert(snap.netns_of.end(), c.sockets.size(), t.label);
+            snap.sockets.insert(snap.sockets.end(), c.sockets.begin(), c.sockets.end());
+        } else {
+            snap.sockets = std::move(c.sockets); // one namespace: no copy
         }
     }
     return snap;

@@ -35,7 +35,7 @@ bool parse_num(std::string_view s, T& out, int base) {
 }
 
 /// "0100007F:1B5F" or the 32-hex-digit IPv6 form.
-bool parse_endpoint(std::string_view s, Endpoint& out) {
+bool parse_endpoint(std::string_view s, SocketAddress& out) {
     const auto colon = s.find(':');
     if (colon == std::string_view::npos) return false;
     const auto addr = s.substr(0, colon);
@@ -51,9 +51,10 @@ bool parse_endpoint(std::string_view s, Endpoint& out) {
         if constexpr (std::endian::native == std::endian::big)
             b = {static_cast<std::uint8_t>(w >> 24), static_cast<std::uint8_t>(w >> 16),
                  static_cast<std::uint8_t>(w >> 8), static_cast<std::uint8_t>(w)};
-        out = Endpoint(IpAddress::v4((std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
-                                     (std::uint32_t{b[2]} << 8) | b[3]),
-                       port);
+        out =
+            SocketAddress(IpAddress::v4((std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
+                                        (std::uint32_t{b[2]} << 8) | b[3]),
+                          port);
         return true;
     }
     if (addr.size() == 32) {
@@ -68,7 +69,7 @@ bool parse_endpoint(std::string_view s, Endpoint& out) {
                 bytes[word * 4 + k] = static_cast<std::uint8_t>(w >> shift);
             }
         }
-        out = Endpoint(IpAddress::v6(bytes), port);
+        out = SocketAddress(IpAddress::v6(bytes), port);
         return true;
     }
     return false;

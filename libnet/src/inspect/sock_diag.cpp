@@ -41,8 +41,8 @@ IpAddress address_of(std::uint8_t family, const __be32 (&words)[4]) {
 TcpSocket to_socket(const inet_diag_msg& m) {
     TcpSocket s;
     s.state = static_cast<TcpState>(m.idiag_state);
-    s.local = Endpoint(address_of(m.idiag_family, m.id.idiag_src), ntohs(m.id.idiag_sport));
-    s.remote = Endpoint(address_of(m.idiag_family, m.id.idiag_dst), ntohs(m.id.idiag_dport));
+    s.local = SocketAddress(address_of(m.idiag_family, m.id.idiag_src), ntohs(m.id.idiag_sport));
+    s.remote = SocketAddress(address_of(m.idiag_family, m.id.idiag_dst), ntohs(m.id.idiag_dport));
     s.recv_q = m.idiag_rqueue;
     s.send_q = m.idiag_wqueue;
     s.uid = m.idiag_uid;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include <netdx/inspect/tcp_state.hpp>
 #include <netdx/net/endpoint.hpp>
@@ -26,10 +27,30 @@ struct TcpIdle {
     std::uint32_t last_data_sent_ms = 0;
 };
 
+/// An address and a port, compact: an Endpoint carries a whole sockaddr_storage (128 bytes),
+/// which for 100,000 sockets is most of the memory and most of the copying.
+class SocketAddress {
+public:
+    SocketAddress() = default;
+    SocketAddress(const IpAddress& ip, std::uint16_t port) : ip_(ip), port_(port) {}
+    SocketAddress(const Endpoint& e)
+        : ip_(e.ip()), port_(e.port()) {} // NOLINT: implicit on purpose
+    [[nodiscard]] const IpAddress& ip() const { return ip_; }
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] Endpoint endpoint() const { return Endpoint(ip_, port_); }
+    /// "127.0.0.1:7007", "[::1]:7007"
+    [[nodiscard]] std::string to_string() const { return endpoint().to_string(); }
+    bool operator==(const SocketAddress&) const = default;
+
+private:
+    IpAddress ip_;
+    std::uint16_t port_ = 0;
+};
+
 struct TcpSocket {
     TcpState state = TcpState::closed;
-    Endpoint local;
-    Endpoint remote;
+    SocketAddress local;
+    SocketAddress remote;
     std::uint32_t recv_q = 0; ///< bytes not read by the application (LISTEN: accept backlog)
     std::uint32_t send_q = 0; ///< bytes not acknowledged by the peer (LISTEN: backlog limit)
     std::uint32_t uid = 0;
