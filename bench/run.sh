@@ -2,7 +2,7 @@
 # Benchmarks: netdx beside the floor (and peers, as tools land), same run, medians of
 # repeated runs, ratios printed. Never pass/fail. usage: bench/run.sh [build-dir] [repeats]
 # Runs every benchmark: the histogram here, then probe_bench.sh (probe, echo, sockperf) and
-# flood_bench.sh (flood, h2load).
+# flood_bench.sh (flood, h2load) and states_bench.sh (states, ss; root).
 set -euo pipefail
 BUILD=${1:-build}
 REPEATS=${2:-7}
@@ -34,3 +34,5 @@ echo
 "$(dirname "$0")/probe_bench.sh" "$BUILD" "$REPEATS" 3
 echo
 "$(dirname "$0")/flood_bench.sh" "$BUILD" "$REPEATS"
+echo
+"$(dirname "$0")/states_bench.sh" "$BUILD" "$REPEATS"
