@@ -15,7 +15,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source "$(dirname "$0")/lib.sh" # median
 have_h2load=1
 command -v h2load > /dev/null || { echo "(h2load not installed: apt-get install nghttp2-client)"; have_h2load=0; }
 

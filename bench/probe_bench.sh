@@ -10,7 +10,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source "$(dirname "$0")/lib.sh" # median
 jq_p50() { python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["p50_ns"])'; }
 jq_rate() { python3 -c 'import json,sys; r=json.load(sys.stdin)["results"][0]; print(r["count"]/'"$SECS"')'; }
 have_sockperf=1

@@ -8,7 +8,7 @@ BUILD=${1:-build}
 REPEATS=${2:-7}
 BIN=$BUILD/bin
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source "$(dirname "$0")/lib.sh" # median
 field() { awk -v k="$1" '{for (i=1;i<=NF;i++) if ($i==k) print $(i+1)}'; }
 
 echo "== histogram record (20M samples, $REPEATS runs, medians)"

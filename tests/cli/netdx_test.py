@@ -54,3 +54,17 @@ REPORTING_TOOLS = {
     "netdx-flood": ["-n", "20", "--hold", "0"],
     "netdx-states": [],
 }
+
+
+def fresh_netns(test, prefix):
+    """Creates a network namespace with loopback up for `test` (removed at its cleanup) and
+    returns its name; skips the test when namespaces cannot be made (needs root)."""
+    require_root()
+    name = f"{prefix}-{os.getpid()}"
+    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if r.returncode != 0:
+        test.skipTest(f"cannot create a network namespace: {r.stderr.strip()}")
+    test.addCleanup(subprocess.run, ["ip", "netns", "del", name], capture_output=True)
+    subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True,
+                   capture_output=True, timeout=TIMEOUT)
+    return name

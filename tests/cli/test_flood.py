@@ -1,6 +1,5 @@
 """netdx-flood on loopback: exact counts, errors by errno, limits explained, workers merged."""
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -8,7 +7,7 @@ import time
 import unittest
 
 from echo_server import EchoProcess
-from netdx_test import TIMEOUT, binary, require_root, run
+from netdx_test import TIMEOUT, binary, fresh_netns, run
 from peers import TcpPeer
 
 
@@ -213,13 +212,7 @@ class FloodNamespaceSerial(unittest.TestCase):
     """Sources exhausted and source addresses, inside a network namespace with 10 ports."""
 
     def setUp(self):
-        require_root()
-        self.ns = f"netdx-flood-{os.getpid()}"
-        r = subprocess.run(["ip", "netns", "add", self.ns], capture_output=True, text=True)
-        if r.returncode != 0:
-            self.skipTest(f"cannot create a network namespace: {r.stderr.strip()}")
-        self.addCleanup(subprocess.run, ["ip", "netns", "del", self.ns], capture_output=True)
-        self.ns_run(["ip", "link", "set", "lo", "up"])
+        self.ns = fresh_netns(self, "netdx-flood")
         self.ns_run(["sysctl", "-qw", "net.ipv4.ip_local_port_range=40000 40009"])
 
     def ns_run(self, args, **kw):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import unittest
 
-from netdx_test import FIXTURES, TIMEOUT, binary, require_root, run
+from netdx_test import FIXTURES, TIMEOUT, binary, fresh_netns, require_root, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPLAY = os.path.join(FIXTURES, "sock_diag", "root")
@@ -90,13 +90,7 @@ class StatesNamespaceSerial(unittest.TestCase):
     T, C, E = 40, 12, 5
 
     def setUp(self):
-        require_root()
-        self.nsname = f"netdx-states-{os.getpid()}"
-        r = subprocess.run(["ip", "netns", "add", self.nsname], capture_output=True, text=True)
-        if r.returncode != 0:
-            self.skipTest(f"cannot create a network namespace: {r.stderr.strip()}")
-        self.addCleanup(subprocess.run, ["ip", "netns", "del", self.nsname], capture_output=True)
-        subprocess.run(["ip", "netns", "exec", self.nsname, "ip", "link", "set", "lo", "up"], check=True)
+        self.nsname = fresh_netns(self, "netdx-states")
         self.pop = subprocess.Popen(["ip", "netns", "exec", self.nsname, sys.executable,
                                      os.path.join(HERE, "population.py"), str(self.T), str(self.C), str(self.E)],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -103,20 +103,6 @@ Endpoint resolve_listen(const std::string& text) {
     return r.endpoints.front();
 }
 
-nlohmann::json stats_json(const EchoStats& s) {
-    auto j = nlohmann::json::object();
-    for (const auto& c : EchoStats::kCounters)
-        j[c.name] = s.*c.member;
-    return j;
-}
-
-EchoStats stats_from_json(const nlohmann::json& j) {
-    EchoStats s;
-    for (const auto& c : EchoStats::kCounters)
-        s.*c.member = j.value(c.name, std::uint64_t{0});
-    return s;
-}
-
 /// A worker process serving the same port: stats lines every 200 ms and a final one.
 [[noreturn]] void child_main(const EchoConfig& cfg, WorkerChannel& channel) {
     int code = 0;
@@ -124,7 +110,7 @@ EchoStats stats_from_json(const nlohmann::json& j) {
         EchoServer server(cfg);
         server.start();
         auto report = [&](bool final) {
-            const auto line = stats_json(server.stats()).dump();
+            const auto line = server.stats().to_json().dump();
             final ? channel.send(line) : channel.post(line);
         };
         while (!cli::interrupted() && !channel.stop_requested() && server.worker_error().empty()) {
@@ -193,7 +179,7 @@ int run(const Options& o) {
     }
     auto on_child_line = [&](std::size_t i, std::string_view line) {
         auto j = nlohmann::json::parse(line, nullptr, false);
-        if (!j.is_discarded()) child_stats[i] = stats_from_json(j);
+        if (!j.is_discarded()) child_stats[i] = EchoStats::from_json(j);
     };
     server->start();
 

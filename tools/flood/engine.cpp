@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <netdx/net/epoll_poller.hpp>
+#include <netdx/net/socket.hpp>
 #include <netdx/net/timing_wheel.hpp>
 #include <netdx/sys/limits.hpp>
 #include <netdx/sys/system_error.hpp>
@@ -341,13 +342,6 @@ struct Worker::Impl {
         if (ev.readable || ev.error || ev.hangup) read_all(fd, c, now);
     }
 
-    static int pending_error(int fd) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
-        return err;
-    }
-
     void read_all(int fd, Conn& c, Nanos now) {
         for (;;) { // edge-triggered: read until EAGAIN
             const ssize_t n = ::recv(fd, rx.data(), rx.size(), 0);
@@ -410,6 +404,10 @@ struct Worker::Impl {
     Result run(int stop_fd, Nanos progress_every,
                const std::function<void(const Progress&)>& on_progress) {
         const std::uint64_t rss0 = resident_bytes();
+        auto rss_growth = [rss0] {
+            const auto now = resident_bytes();
+            return now - std::min(rss0, now);
+        };
         base_fds = open_fd_count().value_or(16);
         // Descriptors are allocated lowest first, so they stay below what is open now plus
         // what this worker opens; the table never reallocates (timer entries live in it).
@@ -445,7 +443,7 @@ struct Worker::Impl {
             if (phase == Phase::ramp && p.attempted >= cfg.connections && p.inflight == 0) {
                 phase = Phase::hold;
                 r.ramp_end = now - cfg.start;
-                r.rss_growth = resident_bytes() - std::min(rss0, resident_bytes());
+                r.rss_growth = rss_growth();
                 hold_until = cfg.hold < 0 ? -1 : now + cfg.hold;
             }
             if (phase == Phase::hold && hold_until >= 0 && now >= hold_until) break;
@@ -473,8 +471,7 @@ struct Worker::Impl {
                 next_progress = now + progress_every;
             }
         }
-        if (phase == Phase::ramp)
-            r.rss_growth = resident_bytes() - std::min(rss0, resident_bytes());
+        if (phase == Phase::ramp) r.rss_growth = rss_growth();
         close_everything(monotonic_ns());
         phase = Phase::done;
         r.progress = p;

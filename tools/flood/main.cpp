@@ -166,18 +166,22 @@ struct Sink {
     EchoStats stats;
 };
 
+EchoConfig sink_config(const Endpoint& listen) {
+    EchoConfig c;
+    c.listen = listen;
+    c.udp = false;
+    c.threads = 1;
+    c.spin = 0; // a sink mostly holds idle connections
+    c.backlog = 65535;
+    return c;
+}
+
 [[noreturn]] void sink_main(const std::vector<Endpoint>& endpoints, WorkerChannel& ch) {
     int code = 0;
     try {
         std::vector<std::unique_ptr<EchoServer>> servers;
         for (const auto& ep : endpoints) {
-            EchoConfig c;
-            c.listen = ep;
-            c.udp = false;
-            c.threads = 1;
-            c.spin = 0; // a sink mostly holds idle connections
-            c.backlog = 65535;
-            servers.push_back(std::make_unique<EchoServer>(c));
+            servers.push_back(std::make_unique<EchoServer>(sink_config(ep)));
             servers.back()->start();
         }
         ch.send(R"({"type":"ready"})");
@@ -185,10 +189,9 @@ struct Sink {
             EchoStats total;
             for (auto& s : servers)
                 total.add(s->stats());
-            return nlohmann::json{{"type", "stats"},
-                                  {"connections_total", total.connections_total},
-                                  {"connections_refused", total.connections_refused}}
-                .dump();
+            auto j = total.to_json();
+            j["type"] = "stats";
+            return j.dump();
         };
         while (!ch.stop_requested()) {
             pollfd p{ch.control_fd(), POLLIN, 0};
@@ -210,10 +213,8 @@ void start_sink(Sink& sink, int ports, int processes) {
     // parent's own listeners close once the children are ready, so none is left unserved.
     std::vector<std::unique_ptr<EchoServer>> reserve;
     for (int i = 0; i < ports; ++i) {
-        EchoConfig c;
-        c.listen = Endpoint(IpAddress::loopback_v4(), 0);
-        c.udp = false;
-        reserve.push_back(std::make_unique<EchoServer>(c));
+        reserve.push_back(
+            std::make_unique<EchoServer>(sink_config(Endpoint(IpAddress::loopback_v4(), 0))));
         sink.endpoints.push_back(reserve.back()->local_endpoint());
     }
     for (int i = 0; i < processes; ++i) {
@@ -247,9 +248,8 @@ void stop_sink(Sink& sink, std::uint64_t established) {
     std::vector<EchoStats> latest(sink.procs.size());
     auto on_line = [&](std::size_t i, std::string_view line) {
         const auto j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_discarded() || j.value("type", "") != "stats") return;
-        latest[i].connections_total = j.value("connections_total", std::uint64_t{0});
-        latest[i].connections_refused = j.value("connections_refused", std::uint64_t{0});
+        if (!j.is_discarded() && j.value("type", "") == "stats")
+            latest[i] = EchoStats::from_json(j);
     };
     auto accepted = [&] {
         std::uint64_t n = 0;
@@ -516,10 +516,8 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
             metrics["echo_p99"] = static_cast<double>(r.echo_rtt.percentile(99));
         }
     }
-    if (!sink.connections_total && plan.sink_processes == 0) {
-    } else {
+    if (plan.sink_processes > 0)
         res.add({"sink_accepted", "sink accepted", Unit::count}, Cell(sink.connections_total));
-    }
 
     auto& fail = report.section("failures", "Failures by call and errno", Section::Kind::table);
     fail.fields = {{"call", "call", Unit::none},
@@ -701,6 +699,8 @@ int run(const Options& o) {
     Nanos next_status = start;
     bool stop_sent = false;
     std::uint64_t conntrack_peak = 0;
+    // Read every turn only where conntrack is loaded (the file is absent otherwise).
+    const bool conntrack = fs.exists(sysctl_path("net.netfilter.nf_conntrack_count"));
     for (;;) {
         auto fds = workers.report_fds();
         if (fds.empty()) break;
@@ -715,7 +715,7 @@ int run(const Options& o) {
             stop_sent = true;
         }
         const Nanos now = monotonic_ns();
-        if (auto ct = fs.sysctl_int("net.netfilter.nf_conntrack_count"))
+        if (auto ct = conntrack ? fs.sysctl_int("net.netfilter.nf_conntrack_count") : std::nullopt)
             conntrack_peak =
                 std::max<std::uint64_t>(conntrack_peak, static_cast<std::uint64_t>(*ct));
         if (next_interval > 0 && now >= next_interval) {

@@ -1,7 +1,6 @@
 #include "collect.hpp"
 
 #include <cstdlib>
-#include <cstring>
 #include <sys/socket.h>
 
 #include <fmt/format.h>
@@ -10,13 +9,14 @@
 #include <netdx/inspect/sock_diag.hpp>
 #include <netdx/net/host_port.hpp>
 #include <netdx/sys/parse_error.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx::states {
 
-PortRangeFilter parse_port_filter(const std::string& text, const char* option) {
+PortRange parse_port_filter(const std::string& text, const char* option) {
     const auto dash = text.find('-');
     const std::string context = fmt::format("{} {}", option, text);
-    PortRangeFilter r;
+    PortRange r;
     if (dash == std::string::npos) {
         r.low = r.high = parse_port(text, context);
     } else {
@@ -35,15 +35,16 @@ namespace {
 std::size_t expected_sockets(const std::string& root) {
     std::size_t n = 0;
     const SysfsReader fs(root);
-    for (const char* path : {"/proc/net/sockstat", "/proc/net/sockstat6"}) {
+    for (const auto& [path, prefix] :
+         {std::pair{"/proc/net/sockstat", "TCP:"}, std::pair{"/proc/net/sockstat6", "TCP6:"}}) {
         const auto text = fs.read(path);
         if (!text) continue;
-        for (const char* field : {" inuse ", " tw "}) {
-            const auto line = text->find(std::string_view(path).ends_with('6') ? "TCP6:" : "TCP:");
-            if (line == std::string::npos) continue;
-            const auto at = text->find(field, line);
-            if (at == std::string::npos || text->find('\n', line) < at) continue;
-            n += std::strtoull(text->c_str() + at + std::strlen(field), nullptr, 10);
+        for (const auto line : split_lines(*text)) {
+            if (!line.starts_with(prefix)) continue;
+            const auto w = split_words(line); // TCP: inuse 12 orphan 0 tw 97869 …
+            for (std::size_t i = 1; i + 1 < w.size(); i += 2)
+                if (w[i] == "inuse" || w[i] == "tw")
+                    n += std::strtoull(std::string(w[i + 1]).c_str(), nullptr, 10);
         }
     }
     return std::min<std::size_t>(n + 64, 10'000'000);

@@ -11,20 +11,15 @@
 #include <netdx/inspect/tcp_socket.hpp>
 #include <netdx/net/address_list.hpp>
 #include <netdx/sys/clock.hpp>
+#include <netdx/sys/limits.hpp>
 
 namespace netdx::states {
-
-struct PortRangeFilter {
-    std::uint16_t low = 0;
-    std::uint16_t high = 65535;
-    [[nodiscard]] bool contains(std::uint16_t p) const { return p >= low && p <= high; }
-};
 
 struct Filters {
     StateSelection states{kAllStates, false};
     bool v4 = true;
     bool v6 = true;
-    std::optional<PortRangeFilter> sport, dport;
+    std::optional<PortRange> sport, dport;
     std::optional<Cidr> src, dst;
     bool force_proc = false; ///< read /proc/net/tcp even when netlink works (tests, comparison)
     std::string proc_root = "/";
@@ -38,7 +33,7 @@ struct Collected {
 };
 
 /// "7007" or "8000-8100"; throws ParseError naming the option and token.
-[[nodiscard]] PortRangeFilter parse_port_filter(const std::string& text, const char* option);
+[[nodiscard]] PortRange parse_port_filter(const std::string& text, const char* option);
 
 [[nodiscard]] Collected collect(const Filters& f);
 

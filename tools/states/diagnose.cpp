@@ -47,8 +47,7 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
         if (s.state != TcpState::close_wait) continue;
         const auto it = owners.pid_of.find(s.inode);
         const int pid = it == owners.pid_of.end() ? 0 : it->second;
-        const bool outgoing =
-            ephemeral && s.local.port() >= ephemeral->low && s.local.port() <= ephemeral->high;
+        const bool outgoing = ephemeral && ephemeral->contains(s.local.port());
         const std::string peer =
             outgoing ? "to " + s.remote.to_string()
                      : fmt::format("from {} on port {}", s.remote.ip().to_string(), s.local.port());
@@ -100,8 +99,7 @@ void time_wait(const std::vector<TcpSocket>& sockets, const std::optional<PortRa
         ++total;
         // Sockets younger than 10 s give the creation rate: age = 60 s - time left.
         if (s.timer_ms >= kTimeWaitMs - 10'000) ++young;
-        const bool out_side =
-            ephemeral && s.local.port() >= ephemeral->low && s.local.port() <= ephemeral->high;
+        const bool out_side = ephemeral && ephemeral->contains(s.local.port());
         if (!out_side) {
             ++inbound;
             continue;
@@ -163,9 +161,7 @@ void orphans(const std::vector<TcpSocket>& sockets, const SysfsReader& fs,
              std::vector<Finding>& out) {
     std::uint64_t n = 0;
     for (const auto& s : sockets)
-        if (s.orphan() && s.state != TcpState::syn_recv && s.state != TcpState::new_syn_recv &&
-            s.state != TcpState::listen)
-            ++n;
+        if (s.orphan()) ++n;
     if (n == 0) return;
     const auto max = fs.sysctl_int("net.ipv4.tcp_max_orphans");
     Finding f;

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <netdx/net/address_list.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/sys/parse_error.hpp>
 
@@ -15,25 +16,10 @@ namespace netdx::states {
 
 namespace {
 
-/// The network part of `ip` with `prefix` bits, as "10.0.3.0/24".
-std::string network_of(const IpAddress& ip, int prefix) {
-    const int bits = ip.is_v4() ? 32 : 128;
-    const int keep = std::min(prefix, bits);
-    const std::size_t n = ip.is_v4() ? 4 : 16;
-    std::array<std::uint8_t, 16> bytes{};
-    std::copy(ip.bytes(), ip.bytes() + n, bytes.begin());
-    for (std::size_t i = 0; i < n; ++i) {
-        const int first_bit = static_cast<int>(i) * 8;
-        if (first_bit >= keep)
-            bytes[i] = 0;
-        else if (keep - first_bit < 8)
-            bytes[i] &= static_cast<std::uint8_t>(0xff << (8 - (keep - first_bit)));
-    }
-    const IpAddress net = ip.is_v4() ? IpAddress::v4((std::uint32_t{bytes[0]} << 24) |
-                                                     (std::uint32_t{bytes[1]} << 16) |
-                                                     (std::uint32_t{bytes[2]} << 8) | bytes[3])
-                                     : IpAddress::v6(bytes);
-    return fmt::format("{}/{}", net.to_string(), keep);
+/// The network part of `ip` with `prefix` bits (at most the address's length).
+Cidr network_of(const IpAddress& ip, int prefix) {
+    const auto keep = std::min(static_cast<unsigned>(prefix), static_cast<unsigned>(ip.size() * 8));
+    return Cidr{ip.masked(keep), keep};
 }
 
 } // namespace
@@ -96,9 +82,9 @@ std::string key_text(const GroupKey& key, const TcpSocket& s, const OwnerMap& ow
     case GroupKey::Kind::raddr:
         return s.remote.ip().to_string();
     case GroupKey::Kind::rnet:
-        return network_of(s.remote.ip(), key.prefix);
+        return network_of(s.remote.ip(), key.prefix).to_string();
     case GroupKey::Kind::lnet:
-        return network_of(s.local.ip(), key.prefix);
+        return network_of(s.local.ip(), key.prefix).to_string();
     case GroupKey::Kind::tuple:
         return fmt::format("{} {}", s.local.to_string(), s.remote.to_string());
     case GroupKey::Kind::process: {
@@ -145,19 +131,9 @@ void append_raw(std::string& out, const GroupKey& key, const TcpSocket& s, const
     case GroupKey::Kind::rnet:
     case GroupKey::Kind::lnet: {
         // The masked address: sockets of one network share it.
-        const auto& ip = key.kind == GroupKey::Kind::rnet ? s.remote.ip() : s.local.ip();
-        std::array<std::uint8_t, 16> b{};
-        std::copy(ip.bytes(), ip.bytes() + ip.size(), b.begin());
-        const int keep = std::min<int>(key.prefix, static_cast<int>(ip.size()) * 8);
-        for (std::size_t i = 0; i < ip.size(); ++i) {
-            const int first = static_cast<int>(i) * 8;
-            if (first >= keep)
-                b[i] = 0;
-            else if (keep - first < 8)
-                b[i] &= static_cast<std::uint8_t>(0xff << (8 - (keep - first)));
-        }
-        out.push_back(static_cast<char>(ip.size()));
-        put(b.data(), ip.size());
+        put_ip(
+            network_of(key.kind == GroupKey::Kind::rnet ? s.remote.ip() : s.local.ip(), key.prefix)
+                .network);
         return;
     }
     case GroupKey::Kind::tuple:

@@ -194,9 +194,7 @@ Section summary_section(const std::vector<TcpSocket>& sockets,
     std::uint64_t orphans = 0;
     for (const auto& s : sockets) {
         ++by_state[static_cast<std::size_t>(s.state) % kTcpStateCount];
-        if (s.orphan() && s.state != TcpState::syn_recv && s.state != TcpState::new_syn_recv &&
-            s.state != TcpState::listen)
-            ++orphans;
+        if (s.orphan()) ++orphans;
     }
     Section sec;
     sec.name = "summary";
@@ -356,6 +354,11 @@ int run_kill(const Options& o, Snapshot& snap) {
 int run_watch(const Options& o, const Filters& f, const std::vector<GroupKey>& keys) {
     const bool tty = ::isatty(STDOUT_FILENO) == 1 && o.common.format == Format::table;
     std::map<std::vector<std::string>, std::uint64_t> first, last;
+    // A terminal gets a refreshing table; anything else a stream of NDJSON lines.
+    const auto reporter = make_reporter(tty                                ? Format::table
+                                        : o.common.format == Format::table ? Format::ndjson
+                                                                           : o.common.format,
+                                        {o.common.stdout_color(), true});
     const Nanos start = monotonic_ns();
     Nanos prev = start;
     for (std::uint64_t tick = 1;; ++tick) {
@@ -408,11 +411,6 @@ int run_watch(const Options& o, const Filters& f, const std::vector<GroupKey>& k
             out << "\x1b[H\x1b[2J"
                 << fmt::format("netdx-states: {} sockets, tick {}, {:.1f}s (Ctrl-C to stop)\n",
                                format_count(snap.sockets.size()), tick, since);
-        // A terminal gets a refreshing table; anything else a stream of NDJSON lines.
-        auto reporter = make_reporter(tty                                ? Format::table
-                                      : o.common.format == Format::table ? Format::ndjson
-                                                                         : o.common.format,
-                                      {o.common.stdout_color(), true});
         if (tty) {
             Report r;
             r.sections.push_back(sec);

@@ -1,31 +1,18 @@
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <charconv>
+#include <cstring>
 #include <unistd.h>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include <netdx/inspect/proc_net_tcp.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx {
 
 namespace {
-
-std::vector<std::string_view> words(std::string_view line) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
-            ++i;
-        const std::size_t start = i;
-        while (i < line.size() && line[i] != ' ' && line[i] != '\t')
-            ++i;
-        if (i > start) out.push_back(line.substr(start, i - start));
-    }
-    return out;
-}
 
 template <typename T>
 bool parse_num(std::string_view s, T& out, int base) {
@@ -41,43 +28,30 @@ bool parse_endpoint(std::string_view s, SocketAddress& out) {
     const auto addr = s.substr(0, colon);
     std::uint16_t port = 0;
     if (!parse_num(s.substr(colon + 1), port, 16)) return false;
-    if (addr.size() == 8) {
+    // Each 8-digit group is one 32-bit word of the address as the kernel holds it (network
+    // order), printed as a number in this machine's order: its bytes in memory are the
+    // address bytes, whatever the endianness.
+    if (addr.size() != 8 && addr.size() != 32) return false;
+    std::array<std::uint8_t, 16> bytes{};
+    for (std::size_t word = 0; word < addr.size() / 8; ++word) {
         std::uint32_t w = 0;
-        if (!parse_num(addr, w, 16)) return false;
-        // The word is the address bytes read in this machine's order; put them back.
-        std::array<std::uint8_t, 4> b{};
-        for (int k = 0; k < 4; ++k)
-            b[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(w >> (8 * k));
-        if constexpr (std::endian::native == std::endian::big)
-            b = {static_cast<std::uint8_t>(w >> 24), static_cast<std::uint8_t>(w >> 16),
-                 static_cast<std::uint8_t>(w >> 8), static_cast<std::uint8_t>(w)};
-        out =
-            SocketAddress(IpAddress::v4((std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
-                                        (std::uint32_t{b[2]} << 8) | b[3]),
-                          port);
-        return true;
+        if (!parse_num(addr.substr(word * 8, 8), w, 16)) return false;
+        std::memcpy(bytes.data() + word * 4, &w, 4);
     }
-    if (addr.size() == 32) {
-        std::array<std::uint8_t, 16> bytes{};
-        for (std::size_t word = 0; word < 4; ++word) {
-            std::uint32_t w = 0;
-            if (!parse_num(addr.substr(word * 8, 8), w, 16)) return false;
-            for (std::size_t k = 0; k < 4; ++k) {
-                const unsigned shift = std::endian::native == std::endian::little
-                                           ? static_cast<unsigned>(8 * k)
-                                           : static_cast<unsigned>(8 * (3 - k));
-                bytes[word * 4 + k] = static_cast<std::uint8_t>(w >> shift);
-            }
-        }
+    if (addr.size() == 8) {
+        std::uint32_t host = 0;
+        for (std::size_t k = 0; k < 4; ++k)
+            host = (host << 8) | bytes[k];
+        out = SocketAddress(IpAddress::v4(host), port);
+    } else {
         out = SocketAddress(IpAddress::v6(bytes), port);
-        return true;
     }
-    return false;
+    return true;
 }
 
 /// One data line; returns an error text, or "" when parsed.
 std::string parse_line(std::string_view line, long ticks, TcpSocket& s) {
-    const auto w = words(line);
+    const auto w = split_words(line);
     if (w.size() < 10) return fmt::format("{} fields, expected at least 10", w.size());
     if (!parse_endpoint(w[1], s.local)) return fmt::format("bad local address '{}'", w[1]);
     if (!parse_endpoint(w[2], s.remote)) return fmt::format("bad remote address '{}'", w[2]);
@@ -110,15 +84,10 @@ std::string parse_line(std::string_view line, long ticks, TcpSocket& s) {
 ProcParseResult parse_proc_net_tcp(std::string_view text, StateMask states, const SocketSink& sink,
                                    long ticks_per_second) {
     ProcParseResult r;
-    bool header = true;
-    while (!text.empty()) {
-        const auto nl = text.find('\n');
-        const auto line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        if (header) { // the first line names the columns
-            header = false;
-            continue;
-        }
+    const auto lines = split_lines(text);
+    // The first line names the columns.
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        const auto line = lines[i];
         if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
         TcpSocket s;
         const auto err = parse_line(line, ticks_per_second > 0 ? ticks_per_second : 100, s);

@@ -54,6 +54,35 @@ TcpSocket to_socket(const inet_diag_msg& m) {
     return s;
 }
 
+/// Opens a NETLINK_SOCK_DIAG socket and sends one request (`type`: SOCK_DIAG_BY_FAMILY or
+/// SOCK_DESTROY) for TCP in `r`'s family. Returns 0, or the errno of the failing step in
+/// `failed` ("socket" or "sendto").
+int send_diag_request(Fd& fd, std::uint16_t type, std::uint16_t flags, inet_diag_req_v2 r,
+                      const char*& failed) {
+    failed = "socket";
+    fd.reset(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+    if (!fd) return errno;
+    struct {
+        nlmsghdr h;
+        inet_diag_req_v2 r;
+    } req{};
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = type;
+    req.h.nlmsg_flags = NLM_F_REQUEST | flags;
+    req.h.nlmsg_seq = 1;
+    req.r = r;
+    req.r.sdiag_protocol = IPPROTO_TCP;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    failed = "sendto";
+    if (retry_eintr([&] {
+            return ::sendto(fd.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel),
+                            sizeof kernel);
+        }) < 0)
+        return errno;
+    return 0;
+}
+
 } // namespace
 
 bool DiagDumpParser::feed(std::span<const std::byte> data) {
@@ -111,33 +140,17 @@ bool DiagDumpParser::feed(std::span<const std::byte> data) {
 DiagResult dump_tcp_sockets(const DiagRequest& request, const SocketSink& sink,
                             const DatagramTap& tap) {
     DiagResult result;
-    const int raw = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (raw < 0) {
+    inet_diag_req_v2 r{};
+    r.sdiag_family = static_cast<std::uint8_t>(request.family);
+    r.idiag_states = request.states;
+    if (request.tcp_info) r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+    Fd fd;
+    const char* failed = "";
+    if (const int err = send_diag_request(fd, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, r, failed)) {
         result.error =
-            fmt::format("cannot open a NETLINK_SOCK_DIAG socket: {}", std::strerror(errno));
-        return result;
-    }
-    Fd fd(raw);
-    struct {
-        nlmsghdr h;
-        inet_diag_req_v2 r;
-    } req{};
-    req.h.nlmsg_len = sizeof req;
-    req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.h.nlmsg_seq = 1;
-    req.r.sdiag_family = static_cast<std::uint8_t>(request.family);
-    req.r.sdiag_protocol = IPPROTO_TCP;
-    req.r.idiag_states = request.states;
-    if (request.tcp_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    const auto sent = retry_eintr([&] {
-        return ::sendto(fd.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel),
-                        sizeof kernel);
-    });
-    if (sent < 0) {
-        result.error = fmt::format("sock_diag request refused: {}", std::strerror(errno));
+            std::string_view(failed) == "socket"
+                ? fmt::format("cannot open a NETLINK_SOCK_DIAG socket: {}", std::strerror(err))
+                : fmt::format("sock_diag request refused: {}", std::strerror(err));
         return result;
     }
     result.ok = true;
@@ -159,36 +172,19 @@ DiagResult dump_tcp_sockets(const DiagRequest& request, const SocketSink& sink,
 }
 
 int destroy_tcp_socket(const TcpSocket& socket) {
-    const int raw = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (raw < 0) return errno;
-    Fd fd(raw);
-    struct {
-        nlmsghdr h;
-        inet_diag_req_v2 r;
-    } req{};
-    req.h.nlmsg_len = sizeof req;
-    req.h.nlmsg_type = SOCK_DESTROY;
-    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    req.h.nlmsg_seq = 1;
-    const bool v4 = socket.local.ip().is_v4();
-    req.r.sdiag_family = static_cast<std::uint8_t>(v4 ? AF_INET : AF_INET6);
-    req.r.sdiag_protocol = IPPROTO_TCP;
-    req.r.idiag_states = kAllStates;
-    req.r.id.idiag_sport = htons(socket.local.port());
-    req.r.id.idiag_dport = htons(socket.remote.port());
-    std::memcpy(req.r.id.idiag_src, socket.local.ip().bytes(), socket.local.ip().size());
-    std::memcpy(req.r.id.idiag_dst, socket.remote.ip().bytes(), socket.remote.ip().size());
-    req.r.id.idiag_cookie[0] = static_cast<std::uint32_t>(socket.cookie);
-    req.r.id.idiag_cookie[1] = static_cast<std::uint32_t>(socket.cookie >> 32);
-    if (socket.cookie == 0)
-        req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    if (retry_eintr([&] {
-            return ::sendto(fd.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel),
-                            sizeof kernel);
-        }) < 0)
-        return errno;
+    inet_diag_req_v2 r{};
+    r.sdiag_family = static_cast<std::uint8_t>(socket.local.ip().is_v4() ? AF_INET : AF_INET6);
+    r.idiag_states = kAllStates;
+    r.id.idiag_sport = htons(socket.local.port());
+    r.id.idiag_dport = htons(socket.remote.port());
+    std::memcpy(r.id.idiag_src, socket.local.ip().bytes(), socket.local.ip().size());
+    std::memcpy(r.id.idiag_dst, socket.remote.ip().bytes(), socket.remote.ip().size());
+    r.id.idiag_cookie[0] = static_cast<std::uint32_t>(socket.cookie);
+    r.id.idiag_cookie[1] = static_cast<std::uint32_t>(socket.cookie >> 32);
+    if (socket.cookie == 0) r.id.idiag_cookie[0] = r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    Fd fd;
+    const char* failed = "";
+    if (const int err = send_diag_request(fd, SOCK_DESTROY, NLM_F_ACK, r, failed)) return err;
     std::array<std::byte, 4096> buf;
     const auto n = retry_eintr([&] { return ::recv(fd.get(), buf.data(), buf.size(), 0); });
     if (n < static_cast<ssize_t>(sizeof(nlmsghdr) + sizeof(int))) return n < 0 ? errno : EPROTO;

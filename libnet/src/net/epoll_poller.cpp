@@ -19,20 +19,20 @@ std::uint32_t EpollPoller::to_epoll(std::uint32_t interests) const {
     return ev;
 }
 
-void EpollPoller::add(int fd, std::uint32_t interests, std::uint64_t token) {
+void EpollPoller::control(int op, int fd, std::uint32_t interests, std::uint64_t token) {
     epoll_event ev{};
     ev.events = to_epoll(interests);
     ev.data.u64 = token;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-        throw_errno(fmt::format("epoll_ctl ADD fd {}", fd));
+    if (::epoll_ctl(epoll_.get(), op, fd, &ev) != 0)
+        throw_errno(fmt::format("epoll_ctl {} fd {}", op == EPOLL_CTL_ADD ? "ADD" : "MOD", fd));
+}
+
+void EpollPoller::add(int fd, std::uint32_t interests, std::uint64_t token) {
+    control(EPOLL_CTL_ADD, fd, interests, token);
 }
 
 void EpollPoller::modify(int fd, std::uint32_t interests, std::uint64_t token) {
-    epoll_event ev{};
-    ev.events = to_epoll(interests);
-    ev.data.u64 = token;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
-        throw_errno(fmt::format("epoll_ctl MOD fd {}", fd));
+    control(EPOLL_CTL_MOD, fd, interests, token);
 }
 
 void EpollPoller::remove(int fd) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <netdx/net/epoll_poller.hpp>
 #include <netdx/net/socket.hpp>
@@ -40,6 +41,20 @@ const std::array<EchoStats::Counter, 12> EchoStats::kCounters{{
 void EchoStats::add(const EchoStats& o) {
     for (const auto& c : kCounters)
         this->*c.member += o.*c.member;
+}
+
+nlohmann::json EchoStats::to_json() const {
+    auto j = nlohmann::json::object();
+    for (const auto& c : kCounters)
+        j[c.name] = this->*c.member;
+    return j;
+}
+
+EchoStats EchoStats::from_json(const nlohmann::json& j) {
+    EchoStats s;
+    for (const auto& c : kCounters)
+        s.*c.member = j.value(c.name, std::uint64_t{0});
+    return s;
 }
 
 namespace {

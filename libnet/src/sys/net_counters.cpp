@@ -2,26 +2,9 @@
 #include <vector>
 
 #include <netdx/sys/net_counters.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx {
-
-namespace {
-
-std::vector<std::string_view> split_words(std::string_view line) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
-            ++i;
-        const std::size_t start = i;
-        while (i < line.size() && line[i] != ' ' && line[i] != '\t')
-            ++i;
-        if (i > start) out.push_back(line.substr(start, i - start));
-    }
-    return out;
-}
-
-} // namespace
 
 NetCounters NetCounters::read(const SysfsReader& fs) {
     NetCounters c;
@@ -31,12 +14,7 @@ NetCounters NetCounters::read(const SysfsReader& fs) {
 }
 
 void NetCounters::parse(std::string_view text) {
-    std::vector<std::string_view> lines;
-    while (!text.empty()) {
-        const auto nl = text.find('\n');
-        lines.push_back(text.substr(0, nl));
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    }
+    const auto lines = split_lines(text);
     for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
         const auto names = split_words(lines[i]);
         const auto values = split_words(lines[i + 1]);

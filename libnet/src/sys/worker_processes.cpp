@@ -87,7 +87,6 @@ std::optional<WorkerChannel> WorkerProcesses::fork_worker() {
     }
     set_nonblocking(reports_read.get());
     Child c;
-    c.pid = pid;
     c.control = std::move(control_write);
     c.reports = std::move(reports_read);
     c.exit.pid = pid;
@@ -148,8 +147,8 @@ WorkerProcesses::wait_all(Nanos grace,
             read_child(i, on_line);
             if (c.reaped) continue;
             int status = 0;
-            const pid_t r = ::waitpid(c.pid, &status, WNOHANG);
-            if (r == c.pid || (r < 0 && errno == ECHILD)) {
+            const pid_t r = ::waitpid(c.exit.pid, &status, WNOHANG);
+            if (r == c.exit.pid || (r < 0 && errno == ECHILD)) {
                 c.reaped = true;
                 c.exit.status = status;
                 read_child(i, on_line); // what it wrote just before exiting
@@ -157,8 +156,8 @@ WorkerProcesses::wait_all(Nanos grace,
             }
             all = false;
             if (monotonic_ns() > deadline) {
-                ::kill(c.pid, SIGKILL);
-                ::waitpid(c.pid, &status, 0);
+                ::kill(c.exit.pid, SIGKILL);
+                ::waitpid(c.exit.pid, &status, 0);
                 c.reaped = true;
                 c.exit.status = status;
                 c.exit.killed = true;

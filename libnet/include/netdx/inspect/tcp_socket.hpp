@@ -61,7 +61,12 @@ struct TcpSocket {
     std::uint64_t cookie = 0; ///< the kernel's socket id (sock_diag only)
     std::optional<TcpIdle> idle;
 
-    [[nodiscard]] bool orphan() const { return inode == 0 && state != TcpState::time_wait; }
+    /// Closed by its process and still finishing (FIN-WAIT, CLOSING, LAST-ACK …): no owner.
+    /// TIME-WAIT and request sockets (SYN-RECV) have no owner either, but are not orphans.
+    [[nodiscard]] bool orphan() const {
+        return inode == 0 && state != TcpState::time_wait && state != TcpState::syn_recv &&
+               state != TcpState::new_syn_recv && state != TcpState::listen;
+    }
 };
 
 } // namespace netdx

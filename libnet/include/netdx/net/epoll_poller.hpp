@@ -26,6 +26,8 @@ public:
 
 private:
     [[nodiscard]] std::uint32_t to_epoll(std::uint32_t interests) const;
+    /// epoll_ctl ADD or MOD; throws naming the operation and the fd.
+    void control(int op, int fd, std::uint32_t interests, std::uint64_t token);
     Fd epoll_;
     Trigger trigger_;
     bool have_pwait2_ = true;

@@ -27,6 +27,8 @@
 #include <memory>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <netdx/net/endpoint.hpp>
 #include <netdx/sys/clock.hpp>
 
@@ -64,6 +66,11 @@ struct EchoStats {
     std::uint64_t udp_rate_limited = 0; ///< datagrams not echoed (rate limit)
     std::uint64_t udp_send_errors = 0;  ///< replies the kernel refused (ENOBUFS …)
     void add(const EchoStats& other);
+    /// {"connections_current": …, …}: the counters by their names, for reports and for
+    /// worker processes reporting to their parent.
+    [[nodiscard]] nlohmann::json to_json() const;
+    /// The counters found in `j` (missing ones are 0).
+    [[nodiscard]] static EchoStats from_json(const nlohmann::json& j);
 
     /// Every counter with its JSON name: sums, serialisation and checks walk this one list.
     struct Counter {

@@ -28,6 +28,7 @@ struct PortRange {
     std::uint32_t high = 0;
     /// Ports available to connect() per (source address, destination address, destination port).
     [[nodiscard]] std::uint32_t size() const { return high >= low ? high - low + 1 : 0; }
+    [[nodiscard]] bool contains(std::uint32_t port) const { return port >= low && port <= high; }
 };
 
 /// net.ipv4.ip_local_port_range, or nullopt when it cannot be read.

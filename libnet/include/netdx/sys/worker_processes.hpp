@@ -67,7 +67,7 @@ public:
     std::optional<WorkerChannel> fork_worker();
 
     [[nodiscard]] std::size_t size() const { return children_.size(); }
-    [[nodiscard]] pid_t pid(std::size_t i) const { return children_[i].pid; }
+    [[nodiscard]] pid_t pid(std::size_t i) const { return children_[i].exit.pid; }
 
     /// Report pipes to wait on (one per live child).
     [[nodiscard]] std::vector<int> report_fds() const;
@@ -91,12 +91,11 @@ public:
 
 private:
     struct Child {
-        pid_t pid = -1;
         Fd control; ///< write end; closing it tells the child to stop
         Fd reports; ///< read end, non-blocking
         std::string partial;
         bool reaped = false;
-        Exit exit;
+        Exit exit; ///< its pid from the fork, its status once reaped
     };
     void read_child(std::size_t i, const std::function<void(std::size_t, std::string_view)>& f);
     std::vector<Child> children_;
