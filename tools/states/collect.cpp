@@ -1,6 +1,7 @@
 #include "collect.hpp"
 
 #include <cstdlib>
+#include <stdexcept>
 #include <sys/socket.h>
 
 #include <fmt/format.h>
@@ -28,10 +29,8 @@ PortRange parse_port_filter(const std::string& text, const char* option) {
     return r;
 }
 
-namespace {
-
-/// How many TCP sockets this namespace has (/proc/net/sockstat: "TCP: inuse N … tw M"), to
-/// reserve the result once: growing a vector of 100,000 records copies them over and over.
+/// /proc/net/sockstat: "TCP: inuse N … tw M". Growing a vector of 100,000 records instead
+/// copies them over and over.
 std::size_t expected_sockets(const std::string& root) {
     std::size_t n = 0;
     const SysfsReader fs(root);
@@ -50,42 +49,54 @@ std::size_t expected_sockets(const std::string& root) {
     return std::min<std::size_t>(n + 64, 10'000'000);
 }
 
-} // namespace
-
-Collected collect(const Filters& f) {
+Collected collect(const Filters& f, const SocketSink& sink) {
     Collected out;
     const Nanos t0 = monotonic_ns();
-    out.sockets.reserve(expected_sockets(f.proc_root));
-    auto keep = [&](const TcpSocket& s) {
-        const bool v4 = s.local.ip().is_v4();
-        if ((v4 && !f.v4) || (!v4 && !f.v6)) return;
-        if (f.states.orphans_only && s.state == TcpState::fin_wait2 && s.inode != 0) return;
-        if (f.sport && !f.sport->contains(s.local.port())) return;
-        if (f.dport && !f.dport->contains(s.remote.port())) return;
-        if (f.src && !f.src->contains(s.local.ip())) return;
-        if (f.dst && !f.dst->contains(s.remote.ip())) return;
-        out.sockets.push_back(s);
-    };
     bool netlink = !f.force_proc;
     if (netlink) {
         out.source = "sock_diag";
+        const auto bytecode = compile_diag_filter(f.where);
+        // Only orphans-only needs a look here: the kernel did the rest.
+        const SocketSink keep = f.states.orphans_only ? SocketSink([&](const TcpSocket& s) {
+            if (s.state == TcpState::fin_wait2 && s.inode != 0) return;
+            ++out.records;
+            sink(s);
+        })
+                                                      : SocketSink([&](const TcpSocket& s) {
+                                                            ++out.records;
+                                                            sink(s);
+                                                        });
+        bool first = true;
         for (const int family : {AF_INET, AF_INET6}) {
             if ((family == AF_INET && !f.v4) || (family == AF_INET6 && !f.v6)) continue;
+            if (!f.where.can_match(family)) continue;
             DiagRequest req;
             req.family = family;
             req.states = f.states.mask;
+            req.bytecode = bytecode;
             const auto r = dump_tcp_sockets(req, keep);
             if (!r.ok) {
+                // Records already streamed cannot be taken back: fall back only before any.
+                if (!first)
+                    throw std::runtime_error(fmt::format("sock_diag stopped working: {}", r.error));
                 out.note =
                     fmt::format("{}: read /proc/net/tcp and tcp6 instead (no idle times)", r.error);
-                out.sockets.clear();
                 netlink = false;
                 break;
             }
+            first = false;
         }
     }
     if (!netlink) {
         out.source = "/proc/net/tcp";
+        const auto keep = [&](const TcpSocket& s) {
+            const bool v4 = s.local.ip().is_v4();
+            if ((v4 && !f.v4) || (!v4 && !f.v6)) return;
+            if (f.states.orphans_only && s.state == TcpState::fin_wait2 && s.inode != 0) return;
+            if (!f.where.matches(s)) return;
+            ++out.records;
+            sink(s);
+        };
         const auto r = read_proc_net_tcp(SysfsReader(f.proc_root), f.states.mask, keep);
         if (r.malformed > 0)
             out.note +=

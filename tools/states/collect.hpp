@@ -1,13 +1,15 @@
 #pragma once
 /// Enumerating the sockets netdx-states reports on: sock_diag with the kernel filtering by
-/// state, the /proc/net/tcp fallback when netlink is unavailable, and the filters the kernel
-/// does not apply here (ports, prefixes, families, orphans) applied as records stream in.
+/// state, ports and prefixes (INET_DIAG_REQ_BYTECODE), the /proc/net/tcp fallback when
+/// netlink is unavailable (filtered here), and orphans-only applied as records stream in.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <netdx/inspect/diag_filter.hpp>
+#include <netdx/inspect/sock_diag.hpp>
 #include <netdx/inspect/tcp_socket.hpp>
 #include <netdx/net/address_list.hpp>
 #include <netdx/sys/clock.hpp>
@@ -19,22 +21,25 @@ struct Filters {
     StateSelection states{kAllStates, false};
     bool v4 = true;
     bool v6 = true;
-    std::optional<PortRange> sport, dport;
-    std::optional<Cidr> src, dst;
+    DiagFilter where;   ///< ports and prefixes: run by the kernel (sock_diag) or here (/proc)
     bool force_proc = false; ///< read /proc/net/tcp even when netlink works (tests, comparison)
     std::string proc_root = "/";
 };
 
 struct Collected {
-    std::vector<TcpSocket> sockets;
-    std::string source; ///< "sock_diag" or "/proc/net/tcp"
-    std::string note;   ///< why the fallback was used, malformed lines …
-    Nanos duration = 0; ///< time spent enumerating
+    std::uint64_t records = 0; ///< sockets handed to the sink
+    std::string source;        ///< "sock_diag" or "/proc/net/tcp"
+    std::string note;          ///< why the fallback was used, malformed lines …
+    Nanos duration = 0;        ///< time spent enumerating
 };
 
 /// "7007" or "8000-8100"; throws ParseError naming the option and token.
 [[nodiscard]] PortRange parse_port_filter(const std::string& text, const char* option);
 
-[[nodiscard]] Collected collect(const Filters& f);
+/// Streams every matching socket to `sink`, stores nothing.
+[[nodiscard]] Collected collect(const Filters& f, const SocketSink& sink);
+
+/// How many TCP sockets this namespace has (/proc/net/sockstat), to reserve storage once.
+[[nodiscard]] std::size_t expected_sockets(const std::string& proc_root);
 
 } // namespace netdx::states

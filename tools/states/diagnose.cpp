@@ -13,8 +13,6 @@ namespace netdx::states {
 
 namespace {
 
-constexpr std::uint64_t kTimeWaitMs = 60'000; // TCP_TIMEWAIT_LEN: fixed in Linux
-
 std::string recv_q_reading(const std::map<std::uint32_t, std::uint64_t>& recv_qs) {
     // The FIN takes one sequence number: Recv-Q 1 is the unread EOF itself.
     std::uint32_t common = 0;
@@ -37,6 +35,7 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
     struct Group {
         std::uint64_t count = 0;
         std::uint64_t oldest_idle_ms = 0;
+        std::uint64_t recent = 0; ///< idle under a minute: the leak's growth
         bool idle_known = false;
         std::map<std::uint32_t, std::uint64_t> recv_qs;
     };
@@ -57,6 +56,10 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
         if (s.idle) {
             g.idle_known = true;
             g.oldest_idle_ms = std::max<std::uint64_t>(g.oldest_idle_ms, s.idle->last_data_recv_ms);
+            // The peer's FIN is the last thing a CLOSE-WAIT socket receives (besides ACKs of
+            // what it still sends): idle under a minute means it got there within a minute.
+            if (std::min(s.idle->last_data_recv_ms, s.idle->last_ack_recv_ms) < 60'000)
+                ++g.recent;
         }
     }
     for (const auto& [key, g] : groups) {
@@ -76,9 +79,12 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
                 fds = fmt::format("; it has {} of {} descriptors open", format_count(p->second.fds),
                                   format_count(*p->second.nofile));
         }
+        std::string idle;
+        if (g.idle_known)
+            idle = fmt::format(", {} of them new in the last minute, oldest idle {}",
+                               format_count(g.recent), format_age_ms(g.oldest_idle_ms));
         f.text = fmt::format("{} holds {} CLOSE-WAIT socket{} {}{}: {}{}", who,
-                             format_count(g.count), g.count == 1 ? "" : "s", peer,
-                             g.idle_known ? ", oldest idle " + format_age_ms(g.oldest_idle_ms) : "",
+                             format_count(g.count), g.count == 1 ? "" : "s", peer, idle,
                              recv_q_reading(g.recv_qs), fds);
         f.advice = "The peer closed and the application has not: the kernel never times "
                    "CLOSE-WAIT out. Fix the code path that drops the socket without close() "
@@ -88,24 +94,11 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
     }
 }
 
-void time_wait(const std::vector<TcpSocket>& sockets, const std::optional<PortRange>& ephemeral,
+void time_wait(const Tally& tally, const std::optional<PortRange>& ephemeral,
                const SysfsReader& fs, const NetCounters& counters, std::vector<Finding>& out) {
-    // Keyed by the addresses themselves: formatting two addresses per socket would cost more
-    // than the whole dump at 100,000 sockets.
-    std::map<std::tuple<IpAddress, IpAddress, std::uint16_t>, std::uint64_t> outbound;
-    std::uint64_t total = 0, inbound = 0, young = 0;
-    for (const auto& s : sockets) {
-        if (s.state != TcpState::time_wait) continue;
-        ++total;
-        // Sockets younger than 10 s give the creation rate: age = 60 s - time left.
-        if (s.timer_ms >= kTimeWaitMs - 10'000) ++young;
-        const bool out_side = ephemeral && ephemeral->contains(s.local.port());
-        if (!out_side) {
-            ++inbound;
-            continue;
-        }
-        ++outbound[{s.local.ip(), s.remote.ip(), s.remote.port()}];
-    }
+    const auto& tw = tally.time_wait;
+    const std::uint64_t total = tw.total, inbound = tw.inbound;
+    const std::uint64_t young = tw.by_age[0]; // under 10 s old: the creation rate
     if (total == 0) return;
     const double rate = static_cast<double>(young) / 10.0;
     const auto reuse = fs.sysctl_int("net.ipv4.tcp_tw_reuse");
@@ -116,18 +109,18 @@ void time_wait(const std::vector<TcpSocket>& sockets, const std::optional<PortRa
 
     std::uint64_t worst = 0;
     std::string worst_key;
-    for (const auto& [k, n] : outbound)
+    for (const auto& [k, n] : tw.outbound)
         if (n > worst) {
             worst = n;
-            worst_key = fmt::format("{} -> {}", std::get<0>(k).to_string(),
-                                    SocketAddress(std::get<1>(k), std::get<2>(k)).to_string());
+            worst_key = fmt::format("{} -> {}", std::get<1>(k).to_string(),
+                                    SocketAddress(std::get<2>(k), std::get<3>(k)).to_string());
         }
     Finding f;
     f.topic = "time-wait";
     f.severity = worst * 2 > range ? Finding::Severity::problem : Finding::Severity::info;
     f.text = fmt::format(
         "{} TIME-WAIT ({} outbound, {} inbound), created at about {} (from those under 10 s "
-        "old), so about {} in steady state",
+        "old), so about {} if that rate goes on",
         format_count(total), format_count(total - inbound), format_count(inbound),
         format_rate(rate), format_count(static_cast<std::uint64_t>(rate * 60)));
     if (worst > 0)
@@ -157,11 +150,8 @@ void time_wait(const std::vector<TcpSocket>& sockets, const std::optional<PortRa
     out.push_back(std::move(f));
 }
 
-void orphans(const std::vector<TcpSocket>& sockets, const SysfsReader& fs,
-             std::vector<Finding>& out) {
-    std::uint64_t n = 0;
-    for (const auto& s : sockets)
-        if (s.orphan()) ++n;
+void orphans(const Tally& tally, const SysfsReader& fs, std::vector<Finding>& out) {
+    const std::uint64_t n = tally.orphans;
     if (n == 0) return;
     const auto max = fs.sysctl_int("net.ipv4.tcp_max_orphans");
     Finding f;
@@ -207,13 +197,14 @@ std::string format_age_ms(std::uint64_t ms) {
     return fmt::format("{}ms", ms);
 }
 
-std::vector<Finding> diagnose(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
-                              const SysfsReader& fs, const NetCounters& counters) {
+std::vector<Finding> diagnose(const Tally& tally, const std::vector<TcpSocket>& sockets,
+                              const OwnerMap& owners, const SysfsReader& fs,
+                              const NetCounters& counters) {
     std::vector<Finding> out;
-    const auto ephemeral = ephemeral_port_range(fs);
+    const auto& ephemeral = tally.ephemeral;
     close_wait(sockets, owners, ephemeral, out);
-    time_wait(sockets, ephemeral, fs, counters, out);
-    orphans(sockets, fs, out);
+    time_wait(tally, ephemeral, fs, counters, out);
+    orphans(tally, fs, out);
     listeners(sockets, counters, out);
     std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
         return static_cast<int>(a.severity) > static_cast<int>(b.severity);

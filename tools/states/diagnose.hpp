@@ -2,7 +2,8 @@
 /// The findings netdx-states explains (--explain, and the default summary when something is
 /// wrong), each backed by the numbers it comes from.
 ///
-///   CLOSE-WAIT leak      per owner and peer: count, oldest idle, what Recv-Q says
+///   CLOSE-WAIT leak      per owner and peer: count, how many are new in the last minute,
+///                        oldest idle, what Recv-Q says
 ///   TIME-WAIT pressure   per (local addr, remote addr, remote port): ports left before
 ///                        EADDRNOTAVAIL; creation rate from the sockets' ages; tw_reuse
 ///   orphans              against net.ipv4.tcp_max_orphans
@@ -16,6 +17,8 @@
 #include <netdx/sys/net_counters.hpp>
 #include <netdx/sys/sysctl.hpp>
 
+#include "tally.hpp"
+
 namespace netdx::states {
 
 struct Finding {
@@ -26,7 +29,10 @@ struct Finding {
     std::string advice;
 };
 
-[[nodiscard]] std::vector<Finding> diagnose(const std::vector<TcpSocket>& sockets,
+/// `tally` counts every socket of the result; `records` holds at least its CLOSE-WAIT and
+/// LISTEN sockets (the findings that name sockets one by one).
+[[nodiscard]] std::vector<Finding> diagnose(const Tally& tally,
+                                            const std::vector<TcpSocket>& records,
                                             const OwnerMap& owners, const SysfsReader& fs,
                                             const NetCounters& counters);
 

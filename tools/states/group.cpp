@@ -30,7 +30,8 @@ std::vector<GroupKey> parse_group_keys(const std::string& text) {
         {"rport", GroupKey::Kind::rport},     {"laddr", GroupKey::Kind::laddr},
         {"raddr", GroupKey::Kind::raddr},     {"rnet", GroupKey::Kind::rnet},
         {"lnet", GroupKey::Kind::lnet},       {"tuple", GroupKey::Kind::tuple},
-        {"process", GroupKey::Kind::process}, {"uid", GroupKey::Kind::uid}};
+        {"process", GroupKey::Kind::process}, {"uid", GroupKey::Kind::uid},
+        {"cgroup", GroupKey::Kind::cgroup}};
     std::vector<GroupKey> keys;
     std::size_t start = 0;
     while (start <= text.size()) {
@@ -44,7 +45,7 @@ std::vector<GroupKey> parse_group_keys(const std::string& text) {
         if (it == kKinds.end())
             throw ParseError(
                 fmt::format("--group-by: unknown key '{}' in '{}' (keys: state, lport, "
-                            "rport, laddr, raddr, rnet/N, lnet/N, tuple, process, uid)",
+                            "rport, laddr, raddr, rnet/N, lnet/N, tuple, process, uid, cgroup)",
                             token, text));
         k.kind = it->second;
         const bool net = k.kind == GroupKey::Kind::rnet || k.kind == GroupKey::Kind::lnet;
@@ -69,7 +70,7 @@ bool needs_owners(const std::vector<GroupKey>& keys) {
                        [](const GroupKey& k) { return k.kind == GroupKey::Kind::process; });
 }
 
-std::string key_text(const GroupKey& key, const TcpSocket& s, const OwnerMap& owners) {
+std::string key_text(const GroupKey& key, const TcpSocket& s, const KeyContext& ctx) {
     switch (key.kind) {
     case GroupKey::Kind::state:
         return std::string(state_name(s.state));
@@ -89,13 +90,23 @@ std::string key_text(const GroupKey& key, const TcpSocket& s, const OwnerMap& ow
         return fmt::format("{} {}", s.local.to_string(), s.remote.to_string());
     case GroupKey::Kind::process: {
         if (s.inode == 0) return s.state == TcpState::time_wait ? "- (time-wait)" : "- (orphan)";
-        const auto it = owners.pid_of.find(s.inode);
-        if (it == owners.pid_of.end()) return "? (not visible)";
-        const auto p = owners.processes.find(it->second);
-        return fmt::format("{} {}", it->second, p == owners.processes.end() ? "?" : p->second.comm);
+        if (!ctx.owners) return "?";
+        const auto it = ctx.owners->pid_of.find(s.inode);
+        if (it == ctx.owners->pid_of.end()) return "? (not visible)";
+        const auto p = ctx.owners->processes.find(it->second);
+        return fmt::format("{} {}", it->second,
+                           p == ctx.owners->processes.end() ? "?" : p->second.comm);
     }
     case GroupKey::Kind::uid:
         return std::to_string(s.uid);
+    case GroupKey::Kind::cgroup: {
+        // Only full sockets carry a cgroup: not TIME-WAIT, not request sockets.
+        if (s.cgroup_id == 0) return s.state == TcpState::time_wait ? "- (time-wait)" : "-";
+        if (ctx.cgroups)
+            if (const auto it = ctx.cgroups->find(s.cgroup_id); it != ctx.cgroups->end())
+                return it->second;
+        return fmt::format("id {}", s.cgroup_id);
+    }
     }
     return "?";
 }
@@ -104,7 +115,7 @@ namespace {
 
 /// A compact binary form of one key for one socket, appended to `out`: grouping compares
 /// these, and formats text only once per group (100,000 sockets, a few hundred groups).
-void append_raw(std::string& out, const GroupKey& key, const TcpSocket& s, const OwnerMap& owners) {
+void append_raw(std::string& out, const GroupKey& key, const TcpSocket& s, const OwnerMap* owners) {
     auto put = [&](const void* p, std::size_t n) { out.append(static_cast<const char*>(p), n); };
     auto put_ip = [&](const IpAddress& ip) {
         const auto n = static_cast<char>(ip.size());
@@ -145,8 +156,10 @@ void append_raw(std::string& out, const GroupKey& key, const TcpSocket& s, const
     case GroupKey::Kind::process: {
         std::int64_t who = -1; // no owner
         if (s.inode != 0) {
-            const auto it = owners.pid_of.find(s.inode);
-            who = it == owners.pid_of.end() ? -2 : it->second;
+            who = -2; // owner not visible
+            if (owners)
+                if (const auto it = owners->pid_of.find(s.inode); it != owners->pid_of.end())
+                    who = it->second;
         } else if (s.state == TcpState::time_wait) {
             who = -3;
         }
@@ -156,36 +169,48 @@ void append_raw(std::string& out, const GroupKey& key, const TcpSocket& s, const
     case GroupKey::Kind::uid:
         put_u32(s.uid);
         return;
+    case GroupKey::Kind::cgroup:
+        put(&s.cgroup_id, sizeof s.cgroup_id);
+        out.push_back(static_cast<char>(s.state == TcpState::time_wait));
+        return;
     }
 }
 
 } // namespace
 
-Grouped group_sockets(const std::vector<TcpSocket>& sockets, const std::vector<GroupKey>& keys,
-                      const OwnerMap& owners, std::size_t top) {
-    struct Acc {
-        std::uint64_t count = 0;
-        std::size_t first = 0; ///< a socket of the group, to format its key text
-    };
-    std::unordered_map<std::string, Acc> acc;
-    std::string raw;
-    for (std::size_t i = 0; i < sockets.size(); ++i) {
-        raw.clear();
-        for (const auto& k : keys)
-            append_raw(raw, k, sockets[i], owners);
-        auto it = acc.find(raw);
-        if (it == acc.end()) it = acc.emplace(raw, Acc{0, i}).first;
-        ++it->second.count;
-    }
+Grouper::Grouper(std::vector<GroupKey> keys, const OwnerMap* owners)
+    : keys_(std::move(keys)), owners_(owners) {}
+
+void Grouper::add(const TcpSocket& s) {
+    raw_.clear();
+    for (const auto& k : keys_)
+        append_raw(raw_, k, s, owners_);
+    ++total_;
+    auto it = acc_.find(raw_);
+    if (it == acc_.end()) it = acc_.emplace(raw_, Acc{0, s}).first;
+    ++it->second.count;
+}
+
+std::unordered_set<std::uint64_t> Grouper::cgroup_ids() const {
+    std::unordered_set<std::uint64_t> ids;
+    for (const auto& k : keys_)
+        if (k.kind == GroupKey::Kind::cgroup)
+            for (const auto& [raw, a] : acc_)
+                if (a.first.cgroup_id != 0) ids.insert(a.first.cgroup_id);
+    return ids;
+}
+
+Grouped Grouper::result(std::size_t top, const KeyContext& ctx) const {
+    const auto& keys = keys_;
     Grouped g;
-    g.total = sockets.size();
-    g.groups = acc.size();
-    g.rows.reserve(acc.size());
-    for (const auto& [r, a] : acc) {
+    g.total = total_;
+    g.groups = acc_.size();
+    g.rows.reserve(acc_.size());
+    for (const auto& [r, a] : acc_) {
         GroupRow row;
         row.count = a.count;
         for (const auto& k : keys)
-            row.keys.push_back(key_text(k, sockets[a.first], owners));
+            row.keys.push_back(key_text(k, a.first, ctx));
         g.rows.push_back(std::move(row));
     }
     // By count, then by key text, so equal counts come out in a stable, readable order.

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <unordered_map>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -19,7 +21,7 @@
 namespace netdx::states {
 
 struct GroupKey {
-    enum class Kind { state, lport, rport, laddr, raddr, rnet, lnet, tuple, process, uid };
+    enum class Kind { state, lport, rport, laddr, raddr, rnet, lnet, tuple, process, uid, cgroup };
     Kind kind = Kind::state;
     int prefix = 24;  ///< rnet/lnet only
     std::string name; ///< column title: "state", "rnet/24"
@@ -41,11 +43,37 @@ struct Grouped {
     std::uint64_t groups = 0; ///< before the cut
 };
 
-/// The text of one key for one socket ("-" for a process when there is no owner).
-[[nodiscard]] std::string key_text(const GroupKey& key, const TcpSocket& s, const OwnerMap& owners);
+/// What key texts are made from besides the socket: owners (process) and cgroup paths.
+struct KeyContext {
+    const OwnerMap* owners = nullptr;
+    const std::unordered_map<std::uint64_t, std::string>* cgroups = nullptr;
+};
 
-[[nodiscard]] Grouped group_sockets(const std::vector<TcpSocket>& sockets,
-                                    const std::vector<GroupKey>& keys, const OwnerMap& owners,
-                                    std::size_t top);
+/// The text of one key for one socket ("-" for a process when there is no owner).
+[[nodiscard]] std::string key_text(const GroupKey& key, const TcpSocket& s, const KeyContext& ctx);
+
+/// Counts sockets by keys as they stream in: a compact binary key per socket, text only
+/// once per group when the result is made. Owners must be known before add() when a key is
+/// `process` (ctx.owners); cgroup paths are only needed by result().
+class Grouper {
+public:
+    explicit Grouper(std::vector<GroupKey> keys, const OwnerMap* owners = nullptr);
+    void add(const TcpSocket& s);
+    /// The cgroup ids the result will name (to resolve them once, for these only).
+    [[nodiscard]] std::unordered_set<std::uint64_t> cgroup_ids() const;
+    [[nodiscard]] Grouped result(std::size_t top, const KeyContext& ctx) const;
+    [[nodiscard]] const std::vector<GroupKey>& keys() const { return keys_; }
+
+private:
+    struct Acc {
+        std::uint64_t count = 0;
+        TcpSocket first; ///< a socket of the group, to format its key text
+    };
+    std::vector<GroupKey> keys_;
+    const OwnerMap* owners_;
+    std::unordered_map<std::string, Acc> acc_;
+    std::string raw_; ///< scratch for add()
+    std::uint64_t total_ = 0;
+};
 
 } // namespace netdx::states

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <netdx/inspect/cgroups.hpp>
 #include <netdx/inspect/netns.hpp>
 #include <netdx/inspect/sock_diag.hpp>
 #include <netdx/inspect/socket_owners.hpp>
@@ -98,7 +99,7 @@ void setup(CLI::App& app, Options& o) {
         ->type_name("NAME");
     app.add_option("-g,--group-by", o.group_by,
                    "Count by keys: state, lport, rport, laddr, raddr, rnet/N, lnet/N, tuple, "
-                   "process, uid (combinable: state,process)")
+                   "process, uid, cgroup (combinable: state,process)")
         ->type_name("KEYS");
     cli::add_count(app, "--top", o.top, "Groups shown (the rest in one row; 0: all; default 20)");
     app.add_flag("-l,--list", o.list, "One row per socket");
@@ -121,15 +122,31 @@ void setup(CLI::App& app, Options& o) {
 }
 
 struct Snapshot {
+    Tally tally;
+    std::optional<Grouper> grouper; ///< counting by --group-by as the dump streams
+    /// Every socket of the result when `all` (listing, killing, owner filters and keys need
+    /// them); otherwise only the CLOSE-WAIT and LISTEN sockets the findings name one by one.
     std::vector<TcpSocket> sockets;
-    std::vector<std::string> netns_of; ///< per socket, with --netns all
+    bool all = false;
+    std::vector<std::uint16_t> ns_of;   ///< per stored socket, an index into ns_labels
+    std::vector<std::string> ns_labels; ///< with --netns all
     std::string source;
     std::vector<std::string> notes;
     Nanos duration = 0;
 };
 
-Snapshot take_snapshot(const Options& o, const Filters& f) {
+/// Whether every socket must be stored: to list or kill them, or to know their owners
+/// before filtering or grouping.
+bool keep_all(const Options& o, const std::vector<GroupKey>& keys) {
+    return o.list || o.kill || !o.pids.empty() || !o.process.empty() || needs_owners(keys);
+}
+
+/// `group`: count by `keys` (streaming, unless every socket is kept: then finish() does).
+Snapshot take_snapshot(const Options& o, const Filters& f, const std::vector<GroupKey>& keys,
+                       bool group) {
     Snapshot snap;
+    snap.all = keep_all(o, keys);
+    if (group && !snap.all) snap.grouper.emplace(keys);
     std::vector<NetnsTarget> targets;
     if (o.netns.empty())
         targets.push_back({"", ""});
@@ -137,23 +154,34 @@ Snapshot take_snapshot(const Options& o, const Filters& f) {
         targets = all_named_netns();
     else
         targets.push_back(resolve_netns(o.netns));
-    for (const auto& t : targets) {
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        const auto& t = targets[i];
+        const auto ns = static_cast<std::uint16_t>(snap.ns_labels.size());
+        auto sink = [&](const TcpSocket& s) {
+            if (!snap.all) {
+                snap.tally.add(s, ns);
+                if (snap.grouper) snap.grouper->add(s);
+                if (s.state != TcpState::close_wait && s.state != TcpState::listen) return;
+            }
+            snap.sockets.push_back(s);
+            if (o.netns == "all") snap.ns_of.push_back(ns);
+        };
         Collected c;
-        const auto err = in_netns(t, [&] { c = collect(f); });
+        const auto err = in_netns(t, [&] {
+            // The ephemeral range is per namespace: it tells outbound TIME-WAIT from inbound.
+            snap.tally.ephemeral = ephemeral_port_range(SysfsReader(o.proc_root));
+            if (snap.all) snap.sockets.reserve(snap.sockets.size() + expected_sockets(o.proc_root));
+            c = collect(f, sink);
+        });
         if (!err.empty()) {
             if (targets.size() == 1) throw std::system_error(EPERM, std::generic_category(), err);
             snap.notes.push_back(err);
             continue;
         }
+        snap.ns_labels.push_back(t.label);
         snap.source = c.source;
         snap.duration += c.duration;
         if (!c.note.empty()) snap.notes.push_back(c.note);
-        if (o.netns == "all") {
-            snap.netns_of.insert(snap.netns_of.end(), c.sockets.size(), t.label);
-            snap.sockets.insert(snap.sockets.end(), c.sockets.begin(), c.sockets.end());
-        } else {
-            snap.sockets = std::move(c.sockets); // one namespace: no copy
-        }
     }
     return snap;
 }
@@ -165,6 +193,49 @@ OwnerMap owners_for(const Options& o, const std::vector<TcpSocket>& sockets, boo
     for (const auto& s : sockets)
         if (s.inode != 0 && (all || s.state == TcpState::close_wait)) inodes.insert(s.inode);
     return find_owners(inodes, SysfsReader(o.proc_root));
+}
+
+/// The sockets of --pid / --process only.
+void filter_by_process(const Options& o, Snapshot& snap, const OwnerMap& owners) {
+    if (o.pids.empty() && o.process.empty()) return;
+    std::vector<TcpSocket> kept;
+    std::vector<std::uint16_t> kept_ns;
+    for (std::size_t i = 0; i < snap.sockets.size(); ++i) {
+        const auto& s = snap.sockets[i];
+        const auto it = owners.pid_of.find(s.inode);
+        if (it == owners.pid_of.end()) continue;
+        bool match =
+            o.pids.empty() || std::find(o.pids.begin(), o.pids.end(), it->second) != o.pids.end();
+        if (match && !o.process.empty()) {
+            const auto p = owners.processes.find(it->second);
+            match = p != owners.processes.end() && p->second.comm == o.process;
+        }
+        if (!match) continue;
+        kept.push_back(s);
+        if (!snap.ns_of.empty()) kept_ns.push_back(snap.ns_of[i]);
+    }
+    snap.sockets = std::move(kept);
+    snap.ns_of = std::move(kept_ns);
+}
+
+/// Owners (into `owners`, which must outlive the snapshot's grouper), the process filter,
+/// and, when every socket was kept, the counting the dump did not do.
+void finish(const Options& o, Snapshot& snap, const std::vector<GroupKey>& keys, bool group,
+            bool all_owners, OwnerMap& owners) {
+    owners = owners_for(o, snap.sockets, all_owners);
+    if (!snap.all) return;
+    filter_by_process(o, snap, owners);
+    if (group) snap.grouper.emplace(keys, &owners);
+    for (std::size_t i = 0; i < snap.sockets.size(); ++i) {
+        snap.tally.add(snap.sockets[i], snap.ns_of.empty() ? 0 : snap.ns_of[i]);
+        if (snap.grouper) snap.grouper->add(snap.sockets[i]);
+    }
+}
+
+Grouped group_result(const Options& o, const Snapshot& snap, const OwnerMap& owners,
+                     std::size_t top) {
+    const auto cgroups = cgroup_paths(snap.grouper->cgroup_ids(), SysfsReader(o.proc_root));
+    return snap.grouper->result(top, KeyContext{&owners, &cgroups});
 }
 
 std::string idle_text(const TcpSocket& s) {
@@ -188,14 +259,7 @@ std::string timer_text(const TcpSocket& s) {
     return "";
 }
 
-Section summary_section(const std::vector<TcpSocket>& sockets,
-                        std::map<std::string, double>& metrics) {
-    std::array<std::uint64_t, kTcpStateCount> by_state{};
-    std::uint64_t orphans = 0;
-    for (const auto& s : sockets) {
-        ++by_state[static_cast<std::size_t>(s.state) % kTcpStateCount];
-        if (s.orphan()) ++orphans;
-    }
+Section summary_section(const Tally& t, std::map<std::string, double>& metrics) {
     Section sec;
     sec.name = "summary";
     sec.title = "Sockets by state";
@@ -203,14 +267,36 @@ Section summary_section(const std::vector<TcpSocket>& sockets,
     sec.fields = {{"state", "state", Unit::none}, {"count", "count", Unit::count}};
     for (int i = 1; i < kTcpStateCount; ++i) {
         const auto name = std::string(state_name(static_cast<TcpState>(i)));
-        const auto n = by_state[static_cast<std::size_t>(i)];
+        const auto n = t.by_state[static_cast<std::size_t>(i)];
         metrics[name] = static_cast<double>(n);
         if (n > 0) sec.add_row({Cell(name), Cell(n)});
     }
-    sec.add_row({Cell(std::string("total")), Cell(static_cast<std::uint64_t>(sockets.size()))});
-    metrics["total"] = static_cast<double>(sockets.size());
-    metrics["orphans"] = static_cast<double>(orphans);
-    if (orphans > 0) sec.add_row({Cell(std::string("(of which orphaned)")), Cell(orphans)});
+    sec.add_row({Cell(std::string("total")), Cell(t.total)});
+    metrics["total"] = static_cast<double>(t.total);
+    metrics["orphans"] = static_cast<double>(t.orphans);
+    if (t.orphans > 0) sec.add_row({Cell(std::string("(of which orphaned)")), Cell(t.orphans)});
+    return sec;
+}
+
+/// TIME-WAIT by age (60 s minus the kernel's timer), in 10 s buckets: a flat histogram is
+/// a steady rate, a pile in the youngest bucket a burst now.
+Section ages_section(const TimeWaitTally& tw) {
+    Section sec;
+    sec.name = "time_wait_ages";
+    sec.title = "TIME-WAIT by age";
+    sec.kind = Section::Kind::table;
+    sec.fields = {{"age", "age", Unit::none},
+                  {"expires_in", "expires in", Unit::none},
+                  {"count", "count", Unit::count},
+                  {"per_s", "created per s", Unit::per_second}};
+    const auto width = kAgeBucketMs / 1000;
+    for (std::size_t i = 0; i < tw.by_age.size(); ++i) {
+        const auto lo = static_cast<std::uint32_t>(i) * width;
+        const auto left = kTimeWaitMs / 1000 - lo;
+        sec.add_row({Cell(fmt::format("{}-{}s", lo, lo + width)),
+                     Cell(fmt::format("{}-{}s", left - width, left)), Cell(tw.by_age[i]),
+                     Cell(static_cast<double>(tw.by_age[i]) / width)});
+    }
     return sec;
 }
 
@@ -249,10 +335,11 @@ Section list_section(const Snapshot& snap, const OwnerMap* owners) {
                   {"remote", "remote", Unit::none},  {"recv_q", "recv-q", Unit::count},
                   {"send_q", "send-q", Unit::count}, {"timer", "timer", Unit::none},
                   {"idle", "idle", Unit::none},      {"inode", "inode", Unit::count}};
-    const bool ns = !snap.netns_of.empty();
+    const bool ns = !snap.ns_of.empty();
     if (owners) sec.fields.push_back({"process", "process", Unit::none});
     if (ns) sec.fields.push_back({"netns", "netns", Unit::none});
     const GroupKey proc{GroupKey::Kind::process, 0, "process"};
+    const KeyContext ctx{owners, nullptr};
     for (std::size_t i = 0; i < snap.sockets.size(); ++i) {
         const auto& s = snap.sockets[i];
         Row row{Cell(std::string(state_name(s.state))),
@@ -263,8 +350,8 @@ Section list_section(const Snapshot& snap, const OwnerMap* owners) {
                 Cell(timer_text(s)),
                 Cell(idle_text(s)),
                 Cell(s.inode)};
-        if (owners) row.push_back(Cell(key_text(proc, s, *owners)));
-        if (ns) row.push_back(Cell(snap.netns_of[i]));
+        if (owners) row.push_back(Cell(key_text(proc, s, ctx)));
+        if (ns) row.push_back(Cell(snap.ns_labels[snap.ns_of[i]]));
         sec.add_row(std::move(row));
     }
     return sec;
@@ -289,29 +376,6 @@ Section findings_section(const std::vector<Finding>& findings) {
         sec.add_row({Cell(std::string(sev), st), Cell(f.topic), Cell(f.text), Cell(f.advice)});
     }
     return sec;
-}
-
-/// The sockets of --pid / --process only.
-void filter_by_process(const Options& o, Snapshot& snap, const OwnerMap& owners) {
-    if (o.pids.empty() && o.process.empty()) return;
-    std::vector<TcpSocket> kept;
-    std::vector<std::string> kept_ns;
-    for (std::size_t i = 0; i < snap.sockets.size(); ++i) {
-        const auto& s = snap.sockets[i];
-        const auto it = owners.pid_of.find(s.inode);
-        if (it == owners.pid_of.end()) continue;
-        bool match =
-            o.pids.empty() || std::find(o.pids.begin(), o.pids.end(), it->second) != o.pids.end();
-        if (match && !o.process.empty()) {
-            const auto p = owners.processes.find(it->second);
-            match = p != owners.processes.end() && p->second.comm == o.process;
-        }
-        if (!match) continue;
-        kept.push_back(s);
-        if (!snap.netns_of.empty()) kept_ns.push_back(snap.netns_of[i]);
-    }
-    snap.sockets = std::move(kept);
-    snap.netns_of = std::move(kept_ns);
 }
 
 int run_kill(const Options& o, Snapshot& snap) {
@@ -362,11 +426,10 @@ int run_watch(const Options& o, const Filters& f, const std::vector<GroupKey>& k
     const Nanos start = monotonic_ns();
     Nanos prev = start;
     for (std::uint64_t tick = 1;; ++tick) {
-        auto snap = take_snapshot(o, f);
-        const bool all_owners = needs_owners(keys) || !o.pids.empty() || !o.process.empty();
-        const auto owners = all_owners ? owners_for(o, snap.sockets, true) : OwnerMap{};
-        filter_by_process(o, snap, owners);
-        const auto g = group_sockets(snap.sockets, keys, owners, 0);
+        auto snap = take_snapshot(o, f, keys, true);
+        OwnerMap owners;
+        finish(o, snap, keys, true, snap.all, owners);
+        const auto g = group_result(o, snap, owners, 0);
         std::map<std::vector<std::string>, std::uint64_t> now_counts;
         for (const auto& r : g.rows)
             now_counts[r.keys] = r.count;
@@ -410,7 +473,7 @@ int run_watch(const Options& o, const Filters& f, const std::vector<GroupKey>& k
         if (tty)
             out << "\x1b[H\x1b[2J"
                 << fmt::format("netdx-states: {} sockets, tick {}, {:.1f}s (Ctrl-C to stop)\n",
-                               format_count(snap.sockets.size()), tick, since);
+                               format_count(snap.tally.total), tick, since);
         if (tty) {
             Report r;
             r.sections.push_back(sec);
@@ -436,10 +499,10 @@ int run(const Options& o) {
         f.v4 = o.v4;
         f.v6 = o.v6;
     }
-    if (!o.sport.empty()) f.sport = parse_port_filter(o.sport, "--sport");
-    if (!o.dport.empty()) f.dport = parse_port_filter(o.dport, "--dport");
-    if (!o.src.empty()) f.src = Cidr::parse(o.src);
-    if (!o.dst.empty()) f.dst = Cidr::parse(o.dst);
+    if (!o.sport.empty()) f.where.sport = parse_port_filter(o.sport, "--sport");
+    if (!o.dport.empty()) f.where.dport = parse_port_filter(o.dport, "--dport");
+    if (!o.src.empty()) f.where.src = Cidr::parse(o.src);
+    if (!o.dst.empty()) f.where.dst = Cidr::parse(o.dst);
     f.force_proc = o.proc || o.proc_root != "/";
     f.proc_root = o.proc_root;
     if (o.dry_run && !o.kill) throw ParseError("--dry-run only applies with --kill");
@@ -447,23 +510,24 @@ int run(const Options& o) {
     const auto keys = parse_group_keys(o.group_by.empty() ? "state" : o.group_by);
     if (o.watch > 0) return run_watch(o, f, keys);
 
-    auto snap = take_snapshot(o, f);
+    const bool group = !o.group_by.empty();
+    auto snap = take_snapshot(o, f, keys, group);
     const bool all_owners = o.owners || needs_owners(keys) || !o.pids.empty() || !o.process.empty();
-    const auto owners = owners_for(o, snap.sockets, all_owners);
-    filter_by_process(o, snap, owners);
+    OwnerMap owners;
+    finish(o, snap, keys, group, all_owners, owners);
     if (o.kill) return run_kill(o, snap);
 
     Report report;
     report.tool = kInfo.name;
     report.version = kVersion;
     std::map<std::string, double> metrics;
-    report.sections.push_back(summary_section(snap.sockets, metrics));
-    if (!o.group_by.empty())
-        report.sections.push_back(
-            group_section(group_sockets(snap.sockets, keys, owners, o.top), keys));
+    report.sections.push_back(summary_section(snap.tally, metrics));
+    if (group) report.sections.push_back(group_section(group_result(o, snap, owners, o.top), keys));
     if (o.list) report.sections.push_back(list_section(snap, all_owners ? &owners : nullptr));
+    if (o.explain && snap.tally.time_wait.total > 0)
+        report.sections.push_back(ages_section(snap.tally.time_wait));
 
-    const auto findings = diagnose(snap.sockets, owners, SysfsReader(o.proc_root),
+    const auto findings = diagnose(snap.tally, snap.sockets, owners, SysfsReader(o.proc_root),
                                    NetCounters::read(SysfsReader(o.proc_root)));
     std::uint64_t problems = 0;
     std::vector<Finding> shown;

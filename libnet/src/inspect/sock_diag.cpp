@@ -55,29 +55,37 @@ TcpSocket to_socket(const inet_diag_msg& m) {
 }
 
 /// Opens a NETLINK_SOCK_DIAG socket and sends one request (`type`: SOCK_DIAG_BY_FAMILY or
-/// SOCK_DESTROY) for TCP in `r`'s family. Returns 0, or the errno of the failing step in
-/// `failed` ("socket" or "sendto").
+/// SOCK_DESTROY) for TCP in `r`'s family, with an optional filter program. Returns 0, or the
+/// errno of the failing step in `failed` ("socket" or "sendto").
 int send_diag_request(Fd& fd, std::uint16_t type, std::uint16_t flags, inet_diag_req_v2 r,
-                      const char*& failed) {
+                      std::span<const std::byte> bytecode, const char*& failed) {
     failed = "socket";
     fd.reset(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
     if (!fd) return errno;
-    struct {
-        nlmsghdr h;
-        inet_diag_req_v2 r;
-    } req{};
-    req.h.nlmsg_len = sizeof req;
-    req.h.nlmsg_type = type;
-    req.h.nlmsg_flags = NLM_F_REQUEST | flags;
-    req.h.nlmsg_seq = 1;
-    req.r = r;
-    req.r.sdiag_protocol = IPPROTO_TCP;
+    r.sdiag_protocol = IPPROTO_TCP;
+    const std::size_t body = NLMSG_ALIGN(NLMSG_LENGTH(sizeof r));
+    const std::size_t attr = bytecode.empty() ? 0 : RTA_SPACE(bytecode.size());
+    std::vector<std::byte> msg(body + attr);
+    nlmsghdr h{};
+    h.nlmsg_len = static_cast<std::uint32_t>(msg.size());
+    h.nlmsg_type = type;
+    h.nlmsg_flags = static_cast<std::uint16_t>(NLM_F_REQUEST | flags);
+    h.nlmsg_seq = 1;
+    std::memcpy(msg.data(), &h, sizeof h);
+    std::memcpy(msg.data() + NLMSG_HDRLEN, &r, sizeof r);
+    if (!bytecode.empty()) {
+        rtattr a{};
+        a.rta_len = static_cast<unsigned short>(RTA_LENGTH(bytecode.size()));
+        a.rta_type = INET_DIAG_REQ_BYTECODE;
+        std::memcpy(msg.data() + body, &a, sizeof a);
+        std::memcpy(msg.data() + body + RTA_LENGTH(0), bytecode.data(), bytecode.size());
+    }
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     failed = "sendto";
     if (retry_eintr([&] {
-            return ::sendto(fd.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel),
-                            sizeof kernel);
+            return ::sendto(fd.get(), msg.data(), msg.size(), 0,
+                            reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
         }) < 0)
         return errno;
     return 0;
@@ -107,7 +115,7 @@ bool DiagDumpParser::feed(std::span<const std::byte> data) {
             h.nlmsg_len >= NLMSG_LENGTH(sizeof(inet_diag_msg))) {
             const std::size_t body = off + NLMSG_HDRLEN;
             TcpSocket s = to_socket(read_at<inet_diag_msg>(data, body));
-            // Attributes follow the message: look for INET_DIAG_INFO (struct tcp_info).
+            // Attributes follow the message: tcp_info (idle times) and the cgroup id.
             std::size_t a = body + NLMSG_ALIGN(sizeof(inet_diag_msg));
             const std::size_t end = off + h.nlmsg_len;
             while (a + sizeof(rtattr) <= end) {
@@ -126,6 +134,8 @@ bool DiagDumpParser::feed(std::span<const std::byte> data) {
                     idle.last_ack_recv_ms = read_at<std::uint32_t>(
                         data, payload + offsetof(tcp_info, tcpi_last_ack_recv));
                     s.idle = idle;
+                } else if (attr.rta_type == INET_DIAG_CGROUP_ID && len >= sizeof(std::uint64_t)) {
+                    s.cgroup_id = read_at<std::uint64_t>(data, payload);
                 }
                 a += RTA_ALIGN(attr.rta_len);
             }
@@ -146,7 +156,8 @@ DiagResult dump_tcp_sockets(const DiagRequest& request, const SocketSink& sink,
     if (request.tcp_info) r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
     Fd fd;
     const char* failed = "";
-    if (const int err = send_diag_request(fd, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, r, failed)) {
+    if (const int err = send_diag_request(fd, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, r,
+                                           request.bytecode, failed)) {
         result.error =
             std::string_view(failed) == "socket"
                 ? fmt::format("cannot open a NETLINK_SOCK_DIAG socket: {}", std::strerror(err))
@@ -184,7 +195,7 @@ int destroy_tcp_socket(const TcpSocket& socket) {
     if (socket.cookie == 0) r.id.idiag_cookie[0] = r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
     Fd fd;
     const char* failed = "";
-    if (const int err = send_diag_request(fd, SOCK_DESTROY, NLM_F_ACK, r, failed)) return err;
+    if (const int err = send_diag_request(fd, SOCK_DESTROY, NLM_F_ACK, r, {}, failed)) return err;
     std::array<std::byte, 4096> buf;
     const auto n = retry_eintr([&] { return ::recv(fd.get(), buf.data(), buf.size(), 0); });
     if (n < static_cast<ssize_t>(sizeof(nlmsghdr) + sizeof(int))) return n < 0 ? errno : EPROTO;

@@ -4,7 +4,9 @@
 /// arrives (nothing is built per socket but the record itself).
 ///
 ///   request:  nlmsghdr | inet_diag_req_v2 (family, IPPROTO_TCP, states, ext=INFO)
-///   reply:    datagram = nlmsghdr | inet_diag_msg | rtattr(INET_DIAG_INFO: tcp_info) ...
+///             [ | rtattr(INET_DIAG_REQ_BYTECODE: the filter program, see diag_filter.hpp) ]
+///   reply:    datagram = nlmsghdr | inet_diag_msg | rtattr(INET_DIAG_INFO: tcp_info)
+///                                                 | rtattr(INET_DIAG_CGROUP_ID: u64) ...
 ///                        nlmsghdr | inet_diag_msg | ...
 ///             ... until NLMSG_DONE (or NLMSG_ERROR)
 ///
@@ -22,6 +24,7 @@
 #include <iosfwd>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <netdx/inspect/tcp_socket.hpp>
 
@@ -49,6 +52,7 @@ struct DiagRequest {
     int family = 0; ///< AF_INET or AF_INET6
     StateMask states = kAllStates;
     bool tcp_info = true; ///< ask for INET_DIAG_INFO (idle times); costs ~230 bytes each
+    std::vector<std::byte> bytecode; ///< a kernel-side filter (compile_diag_filter), or none
 };
 
 struct DiagResult {

@@ -58,7 +58,8 @@ struct TcpSocket {
     SocketTimer timer = SocketTimer::none;
     std::uint32_t timer_ms = 0; ///< until the timer fires
     std::uint8_t retransmits = 0;
-    std::uint64_t cookie = 0; ///< the kernel's socket id (sock_diag only)
+    std::uint64_t cookie = 0;    ///< the kernel's socket id (sock_diag only)
+    std::uint64_t cgroup_id = 0; ///< its cgroup v2 id (sock_diag, full sockets only; 0: none)
     std::optional<TcpIdle> idle;
 
     /// Closed by its process and still finishing (FIN-WAIT, CLOSING, LAST-ACK …): no owner.

@@ -1,0 +1,23 @@
+#include "tally.hpp"
+
+#include <algorithm>
+
+namespace netdx::states {
+
+void Tally::add(const TcpSocket& s, std::uint16_t netns) {
+    ++by_state[static_cast<std::size_t>(s.state) % kTcpStateCount];
+    ++total;
+    if (s.orphan()) ++orphans;
+    if (s.state != TcpState::time_wait) return;
+    auto& tw = time_wait;
+    ++tw.total;
+    const std::uint32_t age = kTimeWaitMs - std::min(s.timer_ms, kTimeWaitMs);
+    ++tw.by_age[std::min<std::size_t>(age / kAgeBucketMs, tw.by_age.size() - 1)];
+    if (!ephemeral || !ephemeral->contains(s.local.port())) {
+        ++tw.inbound;
+        return;
+    }
+    ++tw.outbound[{netns, s.local.ip(), s.remote.ip(), s.remote.port()}];
+}
+
+} // namespace netdx::states
