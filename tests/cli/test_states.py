@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import unittest
 
 from netdx_test import FIXTURES, TIMEOUT, binary, fresh_netns, require_root, run
@@ -149,9 +150,67 @@ class StatesNamespaceSerial(unittest.TestCase):
         self.assertIn(f"pid {self.pid} (python3) holds {self.C} CLOSE-WAIT sockets", cw["finding"])
         self.assertIn("Recv-Q 1: it never read the EOF", cw["finding"])  # population.py never reads
         self.assertIn("oldest idle", cw["finding"])
+        self.assertIn(f"{self.C} of them new in the last minute", cw["finding"])
         tw = [f for f in doc["findings"] if f["topic"] == "time-wait"][0]
         self.assertIn(f"{self.T} TIME-WAIT ({self.T} outbound, 0 inbound)", tw["finding"])
         self.assertIn(f"uses {self.T} of", tw["finding"])
+
+    def test_kernel_filters_agree_with_ss_and_the_proc_path(self):
+        # The population: clients on ephemeral ports connect to the listener on 7007.
+        cases = [  # (our options, ss filter, expected count)
+            (["--sport", "7007"], "sport = :7007", 1 + self.C + self.E),
+            (["--dport", "7007"], "dport = :7007", self.T + self.C + self.E),
+            (["--dport", "7007", "-s", "time-wait"], "dport = :7007", self.T),
+            (["--sport", "1-7006"], "sport < :7007", 0),
+            (["--src", "127.0.0.0/8", "--dst", "127.0.0.1"], "src 127.0.0.0/8 and dst 127.0.0.1",
+             self.T + 2 * self.C + 2 * self.E),  # every connected socket, not the listener (0.0.0.0)
+            (["--dst", "::/0"], "dst ::/0", 0),
+        ]
+        for opts, ss_filter, expected in cases:
+            code, doc, err = self.states_json(*opts)
+            self.assertEqual(code, 0, err)
+            self.assertEqual(counts(doc)["total"], expected, opts)
+            state = opts[opts.index("-s") + 1] if "-s" in opts else "all"
+            ss = self.ns("ss", "-Htan", "state", state, ss_filter)
+            self.assertEqual(len(ss.stdout.splitlines()), expected, (ss_filter, ss.stderr))
+            code, doc, err = self.states_json("--proc", *opts)  # filtered in user space
+            self.assertEqual(counts(doc)["total"], expected, ["--proc"] + opts)
+
+    def test_time_wait_ages_add_up(self):
+        code, doc, err = self.states_json("--explain", "-s", "time-wait")
+        ages = doc["time_wait_ages"]
+        self.assertEqual(len(ages), 6)
+        self.assertEqual(sum(a["count"] for a in ages), self.T)
+        self.assertEqual(ages[0]["age"], "0-10s")
+        self.assertEqual(ages[0]["count"], self.T)  # all made a moment ago
+
+    def test_group_by_cgroup(self):
+        mount = next((line.split()[4] for line in open("/proc/self/mountinfo")
+                      if " - cgroup2 " in line), None)
+        if mount is None:
+            self.skipTest("cgroup2 is not mounted")
+        path = os.path.join(mount, f"netdx-test-{os.getpid()}")
+        try:
+            os.mkdir(path)
+        except OSError as e:
+            self.skipTest(f"cannot create a cgroup: {e}")
+        self.addCleanup(remove_cgroup, path)
+        code = ("import socket,sys; l=socket.socket(); l.bind(('127.0.0.1',7010)); l.listen();"
+                "c=[socket.create_connection(('127.0.0.1',7010)) for _ in range(3)];"
+                "a=[l.accept() for _ in range(3)]; print('ready', flush=True); sys.stdin.read()")
+        # Into the cgroup first: `ip netns exec` mounts a fresh /sys without the cgroup tree.
+        p = subprocess.Popen(["sh", "-c", f"echo $$ > {path}/cgroup.procs && "
+                              f'exec ip netns exec {self.nsname} python3 -c "{code}"'],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.wait, timeout=TIMEOUT)
+        self.addCleanup(p.stdin.close)
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+        def groups(*args):  # --netns from outside: this mount namespace sees the cgroup tree
+            r = run(["netdx-states", "--json", "--netns", self.nsname, "--group-by", "cgroup"] + list(args))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return {g["cgroup"]: g["count"] for g in json.loads(r.stdout)["groups"]}
+        self.assertEqual(groups("--sport", "7010"), {"/" + os.path.basename(path): 4})  # listener, 3 accepted
+        self.assertEqual(groups("-s", "time-wait"), {"- (time-wait)": self.T})
 
     def test_netns_option_from_outside_and_all(self):
         r = run(["netdx-states", "--json", "--netns", self.nsname])
@@ -182,6 +241,15 @@ class StatesNamespaceSerial(unittest.TestCase):
         self.assertEqual(results, {"destroyed"})
         self.assertTrue(any("still holds its descriptor" in n for n in doc["notes"]))
         self.assertEqual(self.ss_count("close-wait"), 0)
+
+
+def remove_cgroup(path):
+    for _ in range(50):  # the kernel empties a cgroup a moment after its last process exits
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            time.sleep(0.05)
 
 
 class StatesUnprivileged(unittest.TestCase):

@@ -1,16 +1,24 @@
 // The inspect layer: TCP states and selections, sock_diag dumps (replayed from a recorded
-// population and live on loopback), and the /proc/net/tcp fallback on the same population.
+// population and live on loopback), kernel filter programs, cgroup paths, and the
+// /proc/net/tcp fallback on the same population.
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <linux/inet_diag.h>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <tuple>
 #include <unistd.h>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include <netdx/inspect/cgroups.hpp>
+#include <netdx/inspect/diag_filter.hpp>
 #include <netdx/inspect/proc_net_tcp.hpp>
 #include <netdx/inspect/sock_diag.hpp>
 #include <netdx/inspect/tcp_state.hpp>
@@ -189,4 +197,193 @@ TEST_CASE("a live dump finds this process's own listening socket") {
     CHECK(found);
     CHECK(others == 0);
     CHECK(r.records >= 1);
+}
+
+namespace {
+
+/// The kernel's filter interpreter (net/ipv4/inet_diag.c, inet_diag_bc_run and the checks of
+/// inet_diag_bc_audit), written from its documented semantics, to run compiled programs
+/// against sockets here. Returns nullopt when the kernel would refuse the program (EINVAL).
+std::optional<bool> kernel_would_match(const std::vector<std::byte>& code, const TcpSocket& s) {
+    struct Op {
+        std::uint8_t code, yes;
+        std::uint16_t no;
+    };
+    auto op_at = [&](std::size_t at) {
+        Op o{};
+        std::memcpy(&o, code.data() + at, sizeof o);
+        return o;
+    };
+    const auto len = static_cast<long>(code.size());
+    // Audit: every jump lands on the program, 4-aligned, or exactly 4 past its end.
+    for (long at = 0; at < len;) {
+        const auto o = op_at(static_cast<std::size_t>(at));
+        const long left = len - at;
+        if (o.yes < 4 || o.yes > left + 4 || (o.yes & 3) || o.no > left + 4 || (o.no & 3))
+            return std::nullopt;
+        at += o.yes;
+    }
+    long at = 0;
+    while (at < len) {
+        const auto o = op_at(static_cast<std::size_t>(at));
+        bool yes = true;
+        auto port_arg = [&] { return op_at(static_cast<std::size_t>(at) + 4).no; };
+        auto prefix = [&](const SocketAddress& a) {
+            std::uint8_t family = 0, prefix_len = 0;
+            std::memcpy(&family, code.data() + at + 4, 1);
+            std::memcpy(&prefix_len, code.data() + at + 5, 1);
+            const std::size_t n = family == AF_INET ? 4 : 16;
+            const std::uint8_t* want = reinterpret_cast<const std::uint8_t*>(code.data()) + at + 12;
+            const std::uint8_t* have = a.ip().bytes();
+            if ((family == AF_INET) != a.ip().is_v4()) {
+                static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0,    0,
+                                                             0, 0, 0, 0, 0xff, 0xff};
+                if (family != AF_INET || std::memcmp(have, kMapped, 12) != 0) return false;
+                have += 12;
+            }
+            for (unsigned bit = 0; bit < prefix_len && bit < n * 8; ++bit) {
+                const auto mask = static_cast<std::uint8_t>(0x80u >> (bit % 8));
+                if ((want[bit / 8] & mask) != (have[bit / 8] & mask)) return false;
+            }
+            return true;
+        };
+        switch (o.code) {
+        case INET_DIAG_BC_S_GE:
+            yes = s.local.port() >= port_arg();
+            break;
+        case INET_DIAG_BC_S_LE:
+            yes = s.local.port() <= port_arg();
+            break;
+        case INET_DIAG_BC_D_GE:
+            yes = s.remote.port() >= port_arg();
+            break;
+        case INET_DIAG_BC_D_LE:
+            yes = s.remote.port() <= port_arg();
+            break;
+        case INET_DIAG_BC_S_COND:
+            yes = prefix(s.local);
+            break;
+        case INET_DIAG_BC_D_COND:
+            yes = prefix(s.remote);
+            break;
+        default:
+            return std::nullopt;
+        }
+        at += yes ? o.yes : o.no;
+    }
+    return at == len;
+}
+
+TcpSocket socket_between(const char* local, std::uint16_t lport, const char* remote,
+                         std::uint16_t rport) {
+    TcpSocket s;
+    s.state = TcpState::established;
+    s.local = SocketAddress(IpAddress::parse(local), lport);
+    s.remote = SocketAddress(IpAddress::parse(remote), rport);
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("the kernel filter program matches exactly what the user-space filter matches") {
+    const std::vector<TcpSocket> sockets = {
+        socket_between("127.0.0.1", 7007, "127.0.0.1", 40000),
+        socket_between("127.0.0.1", 40000, "127.0.0.1", 7007),
+        socket_between("10.1.2.3", 8080, "192.168.7.9", 65535),
+        socket_between("10.1.2.3", 1, "192.168.8.1", 0),
+        socket_between("::1", 7007, "::1", 50000),
+        socket_between("::ffff:10.9.9.9", 8000, "::ffff:192.168.7.200", 443),
+        socket_between("2001:db8::5", 8100, "2001:db8:1::7", 443),
+    };
+    std::vector<DiagFilter> filters(1); // the empty filter first: it compiles to nothing
+    auto cidr = [](const char* t) { return Cidr::parse(t); };
+    for (const auto& sport : {std::optional<PortRange>{}, std::optional(PortRange{7007, 7007}),
+                              std::optional(PortRange{8000, 8100}), std::optional(PortRange{0, 1})})
+        for (const auto& dst : {std::optional<Cidr>{}, std::optional(cidr("192.168.7.0/24")),
+                                std::optional(cidr("::1/128")), std::optional(cidr("0.0.0.0/0")),
+                                std::optional(cidr("2001:db8::/32"))}) {
+            DiagFilter f;
+            f.sport = sport;
+            f.dst = dst;
+            f.dport = dst ? std::optional(PortRange{400, 50000}) : std::nullopt;
+            f.src = sport && sport->low == 8000 ? std::optional(cidr("10.0.0.0/8")) : std::nullopt;
+            filters.push_back(f);
+        }
+    CHECK(compile_diag_filter(filters[0]).empty());
+    std::size_t matched = 0;
+    for (const auto& f : filters) {
+        const auto code = compile_diag_filter(f);
+        for (const auto& s : sockets) {
+            const bool want = f.matches(s);
+            matched += want;
+            if (code.empty()) {
+                CHECK(want);
+                continue;
+            }
+            const auto got = kernel_would_match(code, s);
+            REQUIRE(got.has_value()); // the kernel's audit would accept the program
+            CHECK_MESSAGE(*got == want, s.local.to_string() << " " << s.remote.to_string());
+        }
+    }
+    CHECK(matched > sockets.size()); // the grid is not all-reject
+    CHECK(filters[0].empty());
+    // A v4 prefix matches v4-mapped addresses, as the kernel does; a v6 one no IPv4 socket.
+    DiagFilter mapped;
+    mapped.dst = cidr("192.168.7.0/24");
+    CHECK(mapped.matches(sockets[5]));
+    DiagFilter v6;
+    v6.src = cidr("2001:db8::/32");
+    CHECK_FALSE(v6.can_match(AF_INET));
+    CHECK(v6.can_match(AF_INET6));
+}
+
+TEST_CASE("a live dump with a port filter returns only the matching sockets") {
+    std::vector<Fd> listeners;
+    std::vector<std::uint16_t> ports;
+    for (int i = 0; i < 3; ++i) {
+        listeners.push_back(open_socket(AF_INET, Protocol::tcp, false));
+        const Endpoint any(IpAddress::loopback_v4(), 0);
+        bind_to(listeners.back().get(), any);
+        listen_on(listeners.back().get(), 4, any);
+        ports.push_back(local_endpoint_of(listeners.back().get()).port());
+    }
+    DiagFilter f;
+    f.sport = PortRange{ports[1], ports[1]};
+    DiagRequest req;
+    req.family = AF_INET;
+    req.states = state_bit(TcpState::listen);
+    req.bytecode = compile_diag_filter(f);
+    std::vector<std::uint16_t> seen;
+    const auto r =
+        dump_tcp_sockets(req, [&](const TcpSocket& s) { seen.push_back(s.local.port()); });
+    REQUIRE_MESSAGE(r.ok, r.error);
+    CHECK(seen == std::vector<std::uint16_t>{ports[1]}); // the kernel dropped the other two
+}
+
+TEST_CASE("cgroup ids resolve to paths below the cgroup2 mount") {
+    char tmpl[] = "/tmp/netdx-cgroups-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string root = tmpl;
+    std::filesystem::create_directories(root + "/proc/self");
+    std::filesystem::create_directories(root + "/sys/fs/cgroup/unified/system.slice/web.service");
+    {
+        std::ofstream m(root + "/proc/self/mountinfo");
+        m << "25 30 0:23 / /sys rw,nosuid - sysfs sysfs rw\n"
+             "35 25 0:30 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw\n";
+    }
+    const SysfsReader fs(root);
+    CHECK(cgroup2_mount(fs) == "/sys/fs/cgroup/unified");
+    auto ino = [&](const std::string& rel) {
+        struct stat st {};
+        REQUIRE(::stat((root + "/sys/fs/cgroup/unified" + rel).c_str(), &st) == 0);
+        return static_cast<std::uint64_t>(st.st_ino);
+    };
+    const auto web = ino("/system.slice/web.service");
+    const auto top = ino("");
+    const auto paths = cgroup_paths({web, top, 999'999'999'999}, fs);
+    CHECK(paths.at(web) == "/system.slice/web.service");
+    CHECK(paths.at(top) == "/");
+    CHECK(paths.count(999'999'999'999) == 0); // a removed cgroup: absent, not an error
+    CHECK(cgroup_paths({web}, SysfsReader(root + "/nowhere")).empty());
+    std::filesystem::remove_all(root);
 }

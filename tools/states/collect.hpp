@@ -21,7 +21,7 @@ struct Filters {
     StateSelection states{kAllStates, false};
     bool v4 = true;
     bool v6 = true;
-    DiagFilter where;   ///< ports and prefixes: run by the kernel (sock_diag) or here (/proc)
+    DiagFilter where;        ///< ports and prefixes: run by the kernel (sock_diag) or here (/proc)
     bool force_proc = false; ///< read /proc/net/tcp even when netlink works (tests, comparison)
     std::string proc_root = "/";
 };

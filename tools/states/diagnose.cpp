@@ -58,8 +58,7 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
             g.oldest_idle_ms = std::max<std::uint64_t>(g.oldest_idle_ms, s.idle->last_data_recv_ms);
             // The peer's FIN is the last thing a CLOSE-WAIT socket receives (besides ACKs of
             // what it still sends): idle under a minute means it got there within a minute.
-            if (std::min(s.idle->last_data_recv_ms, s.idle->last_ack_recv_ms) < 60'000)
-                ++g.recent;
+            if (std::min(s.idle->last_data_recv_ms, s.idle->last_ack_recv_ms) < 60'000) ++g.recent;
         }
     }
     for (const auto& [key, g] : groups) {
@@ -83,9 +82,9 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
         if (g.idle_known)
             idle = fmt::format(", {} of them new in the last minute, oldest idle {}",
                                format_count(g.recent), format_age_ms(g.oldest_idle_ms));
-        f.text = fmt::format("{} holds {} CLOSE-WAIT socket{} {}{}: {}{}", who,
-                             format_count(g.count), g.count == 1 ? "" : "s", peer, idle,
-                             recv_q_reading(g.recv_qs), fds);
+        f.text =
+            fmt::format("{} holds {} CLOSE-WAIT socket{} {}{}: {}{}", who, format_count(g.count),
+                        g.count == 1 ? "" : "s", peer, idle, recv_q_reading(g.recv_qs), fds);
         f.advice = "The peer closed and the application has not: the kernel never times "
                    "CLOSE-WAIT out. Fix the code path that drops the socket without close() "
                    "(error paths, pools that do not notice EOF). Killing the socket (ss -K) "
@@ -94,8 +93,8 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
     }
 }
 
-void time_wait(const Tally& tally, const std::optional<PortRange>& ephemeral,
-               const SysfsReader& fs, const NetCounters& counters, std::vector<Finding>& out) {
+void time_wait(const Tally& tally, const std::optional<PortRange>& ephemeral, const SysfsReader& fs,
+               const NetCounters& counters, std::vector<Finding>& out) {
     const auto& tw = tally.time_wait;
     const std::uint64_t total = tw.total, inbound = tw.inbound;
     const std::uint64_t young = tw.by_age[0]; // under 10 s old: the creation rate

@@ -10,9 +10,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
-#include <string>
 #include <vector>
 
 #include <netdx/inspect/socket_owners.hpp>

@@ -27,7 +27,7 @@ cgroup_paths(const std::unordered_set<std::uint64_t>& ids, const SysfsReader& fs
     namespace stdfs = std::filesystem;
     const stdfs::path root = fs.resolve(*mount);
     auto visit = [&](const stdfs::path& dir, const std::string& rel) {
-        struct stat st{};
+        struct stat st {};
         if (::stat(dir.c_str(), &st) != 0) return;
         if (ids.count(static_cast<std::uint64_t>(st.st_ino)))
             out.emplace(static_cast<std::uint64_t>(st.st_ino), rel.empty() ? "/" : rel);

@@ -156,8 +156,8 @@ DiagResult dump_tcp_sockets(const DiagRequest& request, const SocketSink& sink,
     if (request.tcp_info) r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
     Fd fd;
     const char* failed = "";
-    if (const int err = send_diag_request(fd, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, r,
-                                           request.bytecode, failed)) {
+    if (const int err =
+            send_diag_request(fd, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, r, request.bytecode, failed)) {
         result.error =
             std::string_view(failed) == "socket"
                 ? fmt::format("cannot open a NETLINK_SOCK_DIAG socket: {}", std::strerror(err))

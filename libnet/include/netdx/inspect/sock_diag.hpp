@@ -51,7 +51,7 @@ private:
 struct DiagRequest {
     int family = 0; ///< AF_INET or AF_INET6
     StateMask states = kAllStates;
-    bool tcp_info = true; ///< ask for INET_DIAG_INFO (idle times); costs ~230 bytes each
+    bool tcp_info = true;            ///< ask for INET_DIAG_INFO (idle times); costs ~230 bytes each
     std::vector<std::byte> bytecode; ///< a kernel-side filter (compile_diag_filter), or none
 };
 
