@@ -17,7 +17,12 @@ void Tally::add(const TcpSocket& s, std::uint16_t netns) {
         ++tw.inbound;
         return;
     }
-    ++tw.outbound[{netns, s.local.ip(), s.remote.ip(), s.remote.port()}];
+    TimeWaitTally::Pair pair{netns, s.local.ip(), s.remote.ip(), s.remote.port()};
+    if (last_count_ == nullptr || pair != last_pair_) {
+        last_count_ = &tw.outbound[pair];
+        last_pair_ = std::move(pair);
+    }
+    ++*last_count_;
 }
 
 } // namespace netdx::states

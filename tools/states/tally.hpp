@@ -34,6 +34,12 @@ struct TimeWaitTally {
 };
 
 struct Tally {
+    Tally() = default;
+    Tally(const Tally&) = delete; // last_count_ points into this tally's map
+    Tally& operator=(const Tally&) = delete;
+    Tally(Tally&&) = default; // std::map nodes stay put when the map moves
+    Tally& operator=(Tally&&) = default;
+
     std::optional<PortRange> ephemeral; ///< tells outbound (ephemeral local port) from inbound
     std::array<std::uint64_t, kTcpStateCount> by_state{};
     std::uint64_t total = 0;
@@ -43,6 +49,11 @@ struct Tally {
     /// `netns`: which namespace the socket came from (with --netns all), so pairs of two
     /// namespaces with the same addresses stay apart.
     void add(const TcpSocket& s, std::uint16_t netns = 0);
+
+private:
+    // The dump returns a pair's sockets in runs: remember the last pair's counter.
+    TimeWaitTally::Pair last_pair_;
+    std::uint64_t* last_count_ = nullptr;
 };
 
 } // namespace netdx::states
