@@ -186,9 +186,14 @@ void Grouper::add(const TcpSocket& s) {
     for (const auto& k : keys_)
         append_raw(raw_, k, s, owners_);
     ++total_;
-    auto it = acc_.find(raw_);
-    if (it == acc_.end()) it = acc_.emplace(raw_, Acc{0, s}).first;
-    ++it->second.count;
+    // Neighbours in a dump often share a key (same peer, same state): skip the hash then.
+    if (last_ == nullptr || raw_ != last_raw_) {
+        auto it = acc_.find(raw_);
+        if (it == acc_.end()) it = acc_.emplace(raw_, Acc{0, s}).first;
+        last_ = &it->second; // unordered_map nodes stay put when it rehashes
+        last_raw_ = raw_;
+    }
+    ++last_->count;
 }
 
 std::unordered_set<std::uint64_t> Grouper::cgroup_ids() const {

@@ -58,6 +58,10 @@ struct KeyContext {
 class Grouper {
 public:
     explicit Grouper(std::vector<GroupKey> keys, const OwnerMap* owners = nullptr);
+    Grouper(const Grouper&) = delete; // last_ points into this grouper's map
+    Grouper& operator=(const Grouper&) = delete;
+    Grouper(Grouper&&) = default; // the map's nodes move with it
+    Grouper& operator=(Grouper&&) = default;
     void add(const TcpSocket& s);
     /// The cgroup ids the result will name (to resolve them once, for these only).
     [[nodiscard]] std::unordered_set<std::uint64_t> cgroup_ids() const;
@@ -72,7 +76,9 @@ private:
     std::vector<GroupKey> keys_;
     const OwnerMap* owners_;
     std::unordered_map<std::string, Acc> acc_;
-    std::string raw_; ///< scratch for add()
+    std::string raw_;      ///< scratch for add()
+    std::string last_raw_; ///< the previous socket's key ...
+    Acc* last_ = nullptr;  ///< ... and its group
     std::uint64_t total_ = 0;
 };
 
