@@ -16,6 +16,7 @@ std::uint32_t EpollPoller::to_epoll(std::uint32_t interests) const {
     if (interests & interest::read) ev |= EPOLLIN;
     if (interests & interest::write) ev |= EPOLLOUT;
     if (trigger_ == Trigger::edge) ev |= EPOLLET;
+    if (trigger_ == Trigger::oneshot) ev |= EPOLLONESHOT;
     return ev;
 }
 

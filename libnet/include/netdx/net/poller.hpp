@@ -1,7 +1,8 @@
 #pragma once
 /// Readiness notification, one class per backend (muduo's Poller). This header is the
-/// interface; EpollPoller is the backend the servers use. select, poll and io_uring
-/// backends arrive with netdx-mux.
+/// interface; EpollPoller is the backend the servers use, SelectPoller, PollPoller and
+/// UringPoller are netdx-mux's other subjects; backends.hpp makes one by name and says
+/// whether it works here.
 ///
 /// Ownership: a Poller owns its kernel object (epoll fd …), never the watched descriptors.
 /// Thread safety: one thread uses a poller (the one running its loop).
@@ -37,6 +38,12 @@ public:
     /// An interrupting signal returns 0 (the caller checks its flags).
     virtual std::size_t wait(std::span<PollEvent> out, Nanos timeout) = 0;
     [[nodiscard]] virtual std::string_view name() const = 0;
+    /// One-shot backends (epoll EPOLLONESHOT, io_uring one-shot poll) disarm an fd once it
+    /// has reported an event: the caller re-arms it with modify().
+    [[nodiscard]] virtual bool oneshot() const { return false; }
+    /// Edge-triggered backends report a readiness change once: the caller must drain the fd
+    /// to EAGAIN, or it never reports again.
+    [[nodiscard]] virtual bool edge_triggered() const { return false; }
 };
 
 } // namespace netdx

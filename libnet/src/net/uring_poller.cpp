@@ -1,0 +1,145 @@
+#include <cstring>
+#include <poll.h>
+
+#include <fmt/format.h>
+#include <liburing.h>
+
+#include <netdx/net/uring_poller.hpp>
+#include <netdx/sys/system_error.hpp>
+
+namespace netdx {
+
+namespace {
+std::uint64_t user_data(int fd, std::uint32_t generation) {
+    return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
+}
+unsigned poll_mask(std::uint32_t interests) {
+    unsigned m = POLLRDHUP;
+    if (interests & interest::read) m |= POLLIN;
+    if (interests & interest::write) m |= POLLOUT;
+    return m;
+}
+} // namespace
+
+UringPoller::UringPoller(bool multishot, unsigned entries)
+    : ring_(std::make_unique<io_uring>()), multishot_(multishot) {
+    std::memset(ring_.get(), 0, sizeof(io_uring));
+    if (const int rc = ::io_uring_queue_init(entries, ring_.get(), 0); rc < 0)
+        throw std::system_error(-rc, std::generic_category(),
+                                fmt::format("io_uring_queue_init({})", entries));
+}
+
+UringPoller::~UringPoller() {
+    ::io_uring_queue_exit(ring_.get());
+}
+
+io_uring_sqe* UringPoller::next_sqe() {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
+    if (sqe == nullptr) { // the submission queue is full: hand it to the kernel, then retry
+        if (const int rc = ::io_uring_submit(ring_.get()); rc < 0)
+            throw std::system_error(-rc, std::generic_category(), "io_uring_submit");
+        sqe = ::io_uring_get_sqe(ring_.get());
+        if (sqe == nullptr)
+            throw std::system_error(EBUSY, std::generic_category(), "io_uring_get_sqe");
+    }
+    return sqe;
+}
+
+void UringPoller::arm(int fd) {
+    auto& e = entries_[static_cast<std::size_t>(fd)];
+    io_uring_sqe* sqe = next_sqe();
+    if (multishot_)
+        ::io_uring_prep_poll_multishot(sqe, fd, poll_mask(e.interests));
+    else
+        ::io_uring_prep_poll_add(sqe, fd, poll_mask(e.interests));
+    ::io_uring_sqe_set_data64(sqe, user_data(fd, e.generation));
+    e.armed = true;
+}
+
+void UringPoller::cancel(int fd) {
+    auto& e = entries_[static_cast<std::size_t>(fd)];
+    if (e.armed) {
+        io_uring_sqe* sqe = next_sqe();
+        ::io_uring_prep_poll_remove(sqe, user_data(fd, e.generation));
+        ::io_uring_sqe_set_data64(sqe, ~std::uint64_t{0}); // its own completion is ignored
+    }
+    e.armed = false;
+    ++e.generation; // completions of the old poll are stale from now on
+}
+
+void UringPoller::add(int fd, std::uint32_t interests, std::uint64_t token) {
+    if (fd < 0) throw std::system_error(EBADF, std::generic_category(), "io_uring: add fd -1");
+    const auto i = static_cast<std::size_t>(fd);
+    if (entries_.size() <= i) entries_.resize(i + 1);
+    auto& e = entries_[i];
+    if (e.used)
+        throw std::system_error(EEXIST, std::generic_category(),
+                                fmt::format("io_uring: add fd {}", fd));
+    e.used = true;
+    e.interests = interests;
+    e.token = token;
+    arm(fd);
+}
+
+void UringPoller::modify(int fd, std::uint32_t interests, std::uint64_t token) {
+    const auto i = static_cast<std::size_t>(fd);
+    if (fd < 0 || i >= entries_.size() || !entries_[i].used)
+        throw std::system_error(ENOENT, std::generic_category(),
+                                fmt::format("io_uring: modify fd {}", fd));
+    auto& e = entries_[i];
+    const bool same = e.interests == interests;
+    e.token = token;
+    if (e.armed && same) return; // already waiting for the same thing
+    if (e.armed) cancel(fd);
+    e.interests = interests;
+    arm(fd);
+}
+
+void UringPoller::remove(int fd) {
+    const auto i = static_cast<std::size_t>(fd);
+    if (fd < 0 || i >= entries_.size() || !entries_[i].used) return;
+    cancel(fd);
+    entries_[i].used = false;
+}
+
+std::size_t UringPoller::wait(std::span<PollEvent> out, Nanos timeout) {
+    io_uring_cqe* cqe = nullptr;
+    int rc = 0;
+    if (timeout < 0) {
+        rc = ::io_uring_submit_and_wait(ring_.get(), 1);
+    } else {
+        __kernel_timespec ts{};
+        ts.tv_sec = timeout / kNanosPerSecond;
+        ts.tv_nsec = timeout % kNanosPerSecond;
+        rc = ::io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN)
+        throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait");
+    std::size_t count = 0;
+    unsigned head = 0, seen = 0;
+    io_uring_for_each_cqe(ring_.get(), head, cqe) {
+        ++seen;
+        const std::uint64_t data = ::io_uring_cqe_get_data64(cqe);
+        if (data == ~std::uint64_t{0}) continue; // a poll remove's own completion
+        const int fd = static_cast<int>(data & 0xffffffffu);
+        const auto gen = static_cast<std::uint32_t>(data >> 32);
+        if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) continue;
+        auto& e = entries_[static_cast<std::size_t>(fd)];
+        if (!e.used || e.generation != gen) continue; // removed or replaced since
+        const bool more = multishot_ && (cqe->flags & IORING_CQE_F_MORE) != 0;
+        if (!more) e.armed = false;
+        if (cqe->res == -ECANCELED) continue;
+        if (count == out.size()) {
+            if (!e.armed) arm(fd); // no room to report it: wait for it again
+            continue;
+        }
+        const unsigned r = cqe->res < 0 ? POLLERR : static_cast<unsigned>(cqe->res);
+        out[count++] = PollEvent{e.token, (r & (POLLIN | POLLRDHUP)) != 0, (r & POLLOUT) != 0,
+                                 (r & (POLLERR | POLLNVAL)) != 0, (r & (POLLHUP | POLLRDHUP)) != 0};
+        if (multishot_ && !e.armed) arm(fd); // the kernel dropped the multishot poll
+    }
+    ::io_uring_cq_advance(ring_.get(), seen);
+    return count;
+}
+
+} // namespace netdx
