@@ -30,6 +30,36 @@ UringPoller::UringPoller(bool multishot, unsigned entries)
 }
 
 UringPoller::~UringPoller() {
+    // Cancel every armed poll and reap the cancellations before the ring goes: otherwise
+    // the kernel finishes them later as task work on this thread, which interrupts its next
+    // blocking call (epoll_wait and friends return EINTR) long after the ring is gone.
+    std::size_t pending = 0;
+    for (std::size_t fd = 0; fd < entries_.size(); ++fd)
+        if (entries_[fd].used && entries_[fd].armed) {
+            io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
+            if (sqe == nullptr) {
+                ::io_uring_submit(ring_.get());
+                sqe = ::io_uring_get_sqe(ring_.get());
+                if (sqe == nullptr) break;
+            }
+            ::io_uring_prep_poll_remove(sqe,
+                                        user_data(static_cast<int>(fd), entries_[fd].generation));
+            ::io_uring_sqe_set_data64(sqe, ~std::uint64_t{0});
+            pending += 2; // the poll's own -ECANCELED and the remove's answer
+        }
+    ::io_uring_submit(ring_.get());
+    const Nanos deadline = monotonic_ns() + 200 * kNanosPerMilli;
+    while (pending > 0 && monotonic_ns() < deadline) {
+        io_uring_cqe* cqe = nullptr;
+        __kernel_timespec ts{0, 10'000'000};
+        if (::io_uring_wait_cqe_timeout(ring_.get(), &cqe, &ts) != 0) continue;
+        unsigned head = 0, seen = 0;
+        io_uring_for_each_cqe(ring_.get(), head, cqe) {
+            ++seen;
+        }
+        ::io_uring_cq_advance(ring_.get(), seen);
+        pending = seen >= pending ? 0 : pending - seen;
+    }
     ::io_uring_queue_exit(ring_.get());
 }
 
@@ -86,12 +116,12 @@ void UringPoller::modify(int fd, std::uint32_t interests, std::uint64_t token) {
     if (fd < 0 || i >= entries_.size() || !entries_[i].used)
         throw std::system_error(ENOENT, std::generic_category(),
                                 fmt::format("io_uring: modify fd {}", fd));
+    // Like EPOLL_CTL_MOD, a modify re-registers (and so re-evaluates readiness): an armed
+    // poll is removed and replaced, a disarmed one (one-shot, after its event) re-armed.
     auto& e = entries_[i];
-    const bool same = e.interests == interests;
-    e.token = token;
-    if (e.armed && same) return; // already waiting for the same thing
     if (e.armed) cancel(fd);
     e.interests = interests;
+    e.token = token;
     arm(fd);
 }
 
@@ -100,6 +130,11 @@ void UringPoller::remove(int fd) {
     if (fd < 0 || i >= entries_.size() || !entries_[i].used) return;
     cancel(fd);
     entries_[i].used = false;
+}
+
+void UringPoller::flush() {
+    if (const int rc = ::io_uring_submit(ring_.get()); rc < 0)
+        throw std::system_error(-rc, std::generic_category(), "io_uring_submit");
 }
 
 std::size_t UringPoller::wait(std::span<PollEvent> out, Nanos timeout) {

@@ -38,6 +38,9 @@ public:
     /// An interrupting signal returns 0 (the caller checks its flags).
     virtual std::size_t wait(std::span<PollEvent> out, Nanos timeout) = 0;
     [[nodiscard]] virtual std::string_view name() const = 0;
+    /// Hands queued registrations to the kernel now (io_uring queues them until the next
+    /// wait); the others register at once and do nothing here.
+    virtual void flush() {}
     /// One-shot backends (epoll EPOLLONESHOT, io_uring one-shot poll) disarm an fd once it
     /// has reported an event: the caller re-arms it with modify().
     [[nodiscard]] virtual bool oneshot() const { return false; }

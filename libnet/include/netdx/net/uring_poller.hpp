@@ -25,7 +25,7 @@ namespace netdx {
 
 class UringPoller final : public Poller {
 public:
-    explicit UringPoller(bool multishot, unsigned entries = 4096);
+    explicit UringPoller(bool multishot, unsigned entries = 8192);
     ~UringPoller() override;
     UringPoller(const UringPoller&) = delete;
     UringPoller& operator=(const UringPoller&) = delete;
@@ -34,6 +34,7 @@ public:
     void modify(int fd, std::uint32_t interests, std::uint64_t token) override;
     void remove(int fd) override;
     std::size_t wait(std::span<PollEvent> out, Nanos timeout) override;
+    void flush() override;
     [[nodiscard]] std::string_view name() const override {
         return multishot_ ? "uring-multishot" : "uring-oneshot";
     }
