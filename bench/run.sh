@@ -2,7 +2,7 @@
 # Benchmarks: netdx beside the floor (and peers, as tools land), same run, medians of
 # repeated runs, ratios printed. Never pass/fail. usage: bench/run.sh [build-dir] [repeats]
 # Runs every benchmark: the histogram here, then probe_bench.sh (probe, echo, sockperf) and
-# flood_bench.sh (flood, h2load) and states_bench.sh (states, ss; root).
+# flood_bench.sh (flood, h2load), states_bench.sh (states, ss; root) and mux_bench.sh (mux).
 set -euo pipefail
 BUILD=${1:-build}
 REPEATS=${2:-7}
@@ -36,3 +36,5 @@ echo
 "$(dirname "$0")/flood_bench.sh" "$BUILD" "$REPEATS"
 echo
 "$(dirname "$0")/states_bench.sh" "$BUILD" "$REPEATS"
+echo
+"$(dirname "$0")/mux_bench.sh" "$BUILD" "$REPEATS"

@@ -44,6 +44,13 @@ std::vector<Step> default_steps() {
          {"--group-by", "state,rport", "--top", "8"},
          30 * kNanosPerSecond,
          true},
+        {"select, poll, epoll and io_uring",
+         "netdx mux times one wait with 1 of N descriptors ready, per backend: select and poll\n"
+         "grow with N, epoll and io_uring do not; then a blocking wakeup from another CPU.",
+         "netdx-mux",
+         {"--quick", "--mode", "ready,wakeup"},
+         60 * kNanosPerSecond,
+         true},
     };
 }
 

@@ -1,0 +1,166 @@
+"""netdx-mux: every backend measured with exact ready sets, the report's schema, skipped
+backends, RLIMIT_NOFILE handling, select above FD_SETSIZE, the SVG chart, usage errors."""
+import os
+import subprocess
+import unittest
+import xml.etree.ElementTree as ET
+
+from netdx_test import TIMEOUT, binary, require_root, run, run_json
+
+SMALL = ["--quick", "-n", "10,50", "-k", "1,5", "--rounds", "40", "--warmup", "5",
+         "--throughput-time", "20ms"]
+ALL_BACKENDS = {"select", "poll", "epoll", "epoll-et", "epoll-oneshot", "uring-oneshot",
+                "uring-multishot"}
+
+
+class MuxRun(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.r, cls.doc = run_json(["netdx-mux"] + SMALL + ["-m", "ready,wakeup,ctl,throughput",
+                                                           "--processes", "2"])
+
+    def test_exit_and_schema(self):
+        self.assertEqual(self.r.returncode, 0, self.r.stderr)
+        for section in ("backends", "environment", "baselines", "ready", "wakeup", "ctl",
+                        "throughput", "model"):
+            self.assertIn(section, self.doc)
+        self.assertGreater(self.doc["baselines"]["clock_ns"], 0)
+        self.assertIn("kernel", self.doc["environment"])
+
+    def test_every_backend_is_measured_or_skipped_with_a_reason(self):
+        rows = {b["backend"]: b for b in self.doc["backends"]}
+        self.assertEqual(set(rows), ALL_BACKENDS)
+        for name, row in rows.items():
+            if row["status"] == "skipped":
+                self.assertTrue(row["detail"], name)
+        measured = {b for b, row in rows.items() if row["status"] == "measured"}
+        self.assertTrue({"select", "poll", "epoll", "epoll-et", "epoll-oneshot"} <= measured)
+        self.assertEqual({r["backend"] for r in self.doc["ready"]}, measured)
+
+    def test_every_event_seen_exactly_once(self):
+        # The checked ready sets: nothing missed, duplicated or spurious, ET and one-shot too.
+        for point in self.doc["samples"]:
+            self.assertEqual((point["missed"], point["duplicates"], point["spurious"]), (0, 0, 0), point)
+        for row in self.doc["ready"] + self.doc["wakeup"] + self.doc["throughput"]:
+            self.assertEqual(row["errors"], 0, row)
+
+    def test_samples_pool_the_processes(self):
+        ready = [p for p in self.doc["samples"] if p["mode"] == "ready"]
+        self.assertTrue(ready)
+        for p in ready:
+            self.assertEqual(len(p["samples"]), 2 * 40)  # two processes x 40 rounds
+        ks = {(r["fds"], r["active"]) for r in self.doc["ready"]}
+        self.assertEqual(ks, {(10, 1), (10, 5), (50, 1), (50, 5)})
+        ops = {r["op"] for r in self.doc["ctl"]}
+        self.assertEqual(ops, {"add", "modify", "remove"})
+
+    def test_ratios_and_ci_are_consistent(self):
+        for row in self.doc["ready"]:
+            self.assertGreaterEqual(row["p99_ns"], row["median_ns"])
+            self.assertGreaterEqual(float(row["vs_best"].rstrip("x")), 1.0)
+        best = {}
+        for row in self.doc["ready"]:
+            key = (row["fds"], row["active"])
+            best[key] = min(best.get(key, 1e18), row["median_ns"])
+        for row in self.doc["ready"]:
+            if row["median_ns"] == best[(row["fds"], row["active"])]:
+                self.assertEqual(row["vs_best"], "1.00x")
+
+
+class MuxOptions(unittest.TestCase):
+    def test_select_watches_fds_above_1024(self):
+        r, doc = run_json(["netdx-mux", "--quick", "-b", "select,poll", "-n", "20", "--placement", "high",
+                           "--rounds", "30", "-m", "ready,wakeup"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual({row["backend"] for row in doc["ready"]}, {"select", "poll"})
+        self.assertTrue(all(row["errors"] == 0 for row in doc["ready"] + doc["wakeup"]))
+
+    def test_fd_limit_names_the_largest_n_that_fits(self):
+        cmd = ["prlimit", "--nofile=300:300", binary("netdx-mux"), "--quick", "-b", "epoll", "--rounds", "10"]
+        r = subprocess.run(cmd + ["-n", "200", "--fd-kind", "pipe"], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--fds 200", r.stderr)
+        self.assertIn("pipe (2 each)", r.stderr)
+        self.assertRegex(r.stderr, r"largest N that fits is 1\d\d")
+        self.assertIn("--fd-kind eventfd takes one each", r.stderr)
+        r = subprocess.run(cmd + ["-n", "200", "--fd-kind", "eventfd", "-m", "ready"], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_each_fd_kind_works(self):
+        for kind in ("pipe", "socketpair", "tcp"):
+            r, doc = run_json(["netdx-mux", "--quick", "-b", "poll,epoll-et", "-n", "8", "-k", "3",
+                               "--rounds", "20", "-m", "ready,wakeup", "--fd-kind", kind])
+            self.assertEqual(r.returncode, 0, (kind, r.stderr))
+            self.assertEqual(doc["environment"]["fd_kind"], kind)
+            self.assertTrue(all(row["errors"] == 0 for row in doc["ready"]), kind)
+
+    def test_plot_writes_an_svg_and_the_table_has_a_chart(self):
+        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"netdx-mux-{os.getpid()}.svg")
+        self.addCleanup(lambda: os.path.exists(path) and os.remove(path))
+        r = run(["netdx-mux", "--quick", "-b", "poll,epoll", "-n", "10,100", "--rounds", "20", "-m", "ready",
+                 "--plot", path])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(log scale)", r.stdout)
+        self.assertIn("N=100", r.stdout)
+        root = ET.parse(path).getroot()
+        self.assertTrue(root.tag.endswith("svg"))
+        labels = [t.text for t in root.iter() if t.tag.endswith("text")]
+        self.assertIn("poll", labels)
+        self.assertIn("epoll", labels)
+        self.assertEqual(len([e for e in root.iter() if e.tag.endswith("polyline")]), 2)
+
+    def test_csv_is_the_ready_table(self):
+        r = run(["netdx-mux", "--quick", "-b", "epoll", "-n", "10", "--rounds", "10", "--csv", "-m", "ready"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertTrue(lines[0].startswith("backend,fds,active,median_ns"), lines[0])
+        self.assertEqual(len(lines), 2)
+
+    def test_fail_if_on_a_backend_metric(self):
+        r = run(["netdx-mux", "--quick", "-b", "epoll", "-n", "10", "--rounds", "10", "-m", "ready",
+                 "--fail-if", "epoll_ns>1ns"])  # any real wait costs more
+        self.assertEqual(r.returncode, 1, r.stderr)
+        r = run(["netdx-mux", "--quick", "-b", "epoll", "-n", "10", "--rounds", "10", "-m", "ready",
+                 "--fail-if", "errors>0"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_usage_errors_name_the_token(self):
+        for args, token in ((["--fds", "1x0"], "1x0"), (["--active", "0"], "'0'"),
+                            (["--active", "150%"], "150%"), (["--mode", "fast"], "fast"),
+                            (["--backends", "kqueue"], "kqueue"), (["--fd-kind", "fifo"], "fifo")):
+            r = run(["netdx-mux"] + args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(token, r.stderr, args)
+
+
+class MuxSkippedSerial(unittest.TestCase):
+    def test_io_uring_disabled_is_reported_as_skipped(self):
+        require_root()
+        path = "/proc/sys/kernel/io_uring_disabled"
+        if not os.path.exists(path):
+            self.skipTest("this kernel has no kernel.io_uring_disabled")
+        with open(path) as f:
+            before = f.read().strip()
+        try:
+            with open(path, "w") as f:
+                f.write("2")
+        except OSError as e:
+            self.skipTest(f"cannot set kernel.io_uring_disabled: {e}")
+        try:
+            r, doc = run_json(["netdx-mux", "--quick", "-n", "10", "--rounds", "10", "-m", "ready"])
+        finally:
+            with open(path, "w") as f:
+                f.write(before)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = {b["backend"]: b for b in doc["backends"]}
+        for name in ("uring-oneshot", "uring-multishot"):
+            self.assertEqual(rows[name]["status"], "skipped")
+            self.assertIn("io_uring", rows[name]["detail"])
+        self.assertNotIn("uring-oneshot", {row["backend"] for row in doc["ready"]})
+        self.assertEqual(rows["epoll"]["status"], "measured")
+
+
+if __name__ == "__main__":
+    unittest.main()
