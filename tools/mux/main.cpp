@@ -223,6 +223,7 @@ nlohmann::json to_json(const PointResult& r) {
             {"active", r.key.active},
             {"op", r.key.op},
             {"samples", r.samples},
+            {"dispatch", r.dispatch},
             {"missed", r.missed},
             {"duplicates", r.duplicates},
             {"spurious", r.spurious},
@@ -240,6 +241,7 @@ PointResult from_json(const nlohmann::json& j) {
     r.key.active = j.at("active").get<std::size_t>();
     r.key.op = j.at("op").get<std::string>();
     r.samples = j.at("samples").get<std::vector<double>>();
+    r.dispatch = j.at("dispatch").get<std::vector<double>>();
     r.missed = j.at("missed").get<std::uint64_t>();
     r.duplicates = j.at("duplicates").get<std::uint64_t>();
     r.spurious = j.at("spurious").get<std::uint64_t>();
@@ -253,6 +255,7 @@ void merge(std::map<PointKey, PointResult>& all, PointResult&& r) {
     if (fresh) return;
     auto& a = it->second;
     a.samples.insert(a.samples.end(), r.samples.begin(), r.samples.end());
+    a.dispatch.insert(a.dispatch.end(), r.dispatch.begin(), r.dispatch.end());
     a.missed += r.missed;
     a.duplicates += r.duplicates;
     a.spurious += r.spurious;
@@ -414,7 +417,7 @@ int run(const Options& o) {
         if (mode == Mode::ctl) sec.fields.push_back({"op", "op", Unit::none});
         return &sec;
     };
-    Section* ready = table(Mode::ready, "ready: one wait (timeout 0) with K of N fds ready");
+    Section* ready = table(Mode::ready, "ready: one kernel call (timeout 0) with K of N fds ready");
     Section* wakeup = table(Mode::wakeup, "wakeup: write on another CPU to return from a "
                                           "blocking wait");
     Section* ctl = table(Mode::ctl, "ctl: one registration change among N");
@@ -425,7 +428,10 @@ int run(const Options& o) {
         sec->fields.push_back(ns_field("median_ns", "median"));
         sec->fields.push_back(ns_field("p99_ns", "p99"));
         sec->fields.push_back({"ci_pct", "95% CI ±%", Unit::none});
-        if (sec == ready) sec->fields.push_back(ns_field("per_event_ns", "per event"));
+        if (sec == ready) {
+            sec->fields.push_back(ns_field("per_event_ns", "per event"));
+            sec->fields.push_back(ns_field("dispatch_ns", "+ dispatch"));
+        }
         sec->fields.push_back({"vs_best", "vs best", Unit::none});
         sec->fields.push_back({"samples", "samples", Unit::count});
         if (sec != ctl) sec->fields.push_back({"errors", "errors", Unit::count});
@@ -469,9 +475,12 @@ int run(const Options& o) {
         row.push_back(Cell(s.median));
         row.push_back(Cell(s.p99));
         row.push_back(Cell(fmt::format("{:.1f}", s.ci_relative() * 100), ci_style));
-        if (key.mode == Mode::ready)
+        if (key.mode == Mode::ready) {
             row.push_back(
                 Cell(s.median / static_cast<double>(std::max<std::size_t>(key.active, 1))));
+            auto dispatch = r.dispatch;
+            row.push_back(Cell(summarize(dispatch).median));
+        }
         row.push_back(Cell(ratio(s.median, best[slot])));
         row.push_back(Cell(static_cast<std::uint64_t>(s.n)));
         if (key.mode != Mode::ctl) row.push_back(Cell(errs, errs ? Style::bad : Style::plain));

@@ -3,9 +3,12 @@
 /// one backend, one N (watched fds), one K (ready per round) and one mode.
 ///
 ///   ready       K sources made readable (untimed), then ONE timed wait with timeout 0; the
-///               reported set is checked against the K (missed, duplicate, spurious), then
-///               the data is read and one-shot fds re-armed, untimed. With churn, the timed
-///               region also re-registers the K fds (remove + add) before the wait.
+///               kernel call is timed alone (the sample) and the rest of the wait, turning
+///               the kernel's answer into events, is the dispatch. The reported set is
+///               checked against the K (missed, duplicate, spurious), then the data is read
+///               and one-shot fds re-armed, untimed. With churn, the timed region also
+///               re-registers the K fds (remove + add) before the wait: it counts as
+///               dispatch.
 ///   wakeup      a producer thread on another CPU writes to one source while this thread is
 ///               blocked in wait(-1); sample = return time - write time.
 ///   ctl         remove, add and modify of one registered fd among N, each timed alone
@@ -66,7 +69,8 @@ struct PointKey {
 
 struct PointResult {
     PointKey key;
-    std::vector<double> samples;                            ///< ns per call (clock cost subtracted)
+    std::vector<double> samples;  ///< ns per kernel call (clock cost subtracted)
+    std::vector<double> dispatch; ///< ready mode: the rest of the timed region, ns
     std::uint64_t missed = 0, duplicates = 0, spurious = 0; ///< ready-set check
     std::uint64_t events = 0;                               ///< throughput: events handled
     double seconds = 0;                                     ///< throughput: time taken

@@ -52,15 +52,19 @@ std::size_t EpollPoller::wait(std::span<PollEvent> out, Nanos timeout) {
     bool waited = false;
     if (sub_second && have_pwait2_) {
         timespec ts{0, static_cast<long>(timeout)};
-        n = ::epoll_pwait2(epoll_.get(), buffer_.data(), static_cast<int>(out.size()), &ts,
-                           nullptr);
+        n = timed_call([&] {
+            return ::epoll_pwait2(epoll_.get(), buffer_.data(), static_cast<int>(out.size()), &ts,
+                                  nullptr);
+        });
         waited = n >= 0 || errno != ENOSYS;
         have_pwait2_ = waited;
     }
     if (!waited) {
         const int ms =
             timeout < 0 ? -1 : static_cast<int>((timeout + kNanosPerMilli - 1) / kNanosPerMilli);
-        n = ::epoll_wait(epoll_.get(), buffer_.data(), static_cast<int>(out.size()), ms);
+        n = timed_call([&] {
+            return ::epoll_wait(epoll_.get(), buffer_.data(), static_cast<int>(out.size()), ms);
+        });
     }
     if (n < 0) {
         if (errno == EINTR) return 0;

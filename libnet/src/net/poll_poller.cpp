@@ -58,7 +58,8 @@ std::size_t PollPoller::wait(std::span<PollEvent> out, Nanos timeout) {
         ts.tv_nsec = static_cast<long>(timeout % kNanosPerSecond);
     }
     // ppoll: a nanosecond timeout (poll's is in ms).
-    const int n = ::ppoll(fds_.data(), fds_.size(), timeout < 0 ? nullptr : &ts, nullptr);
+    const int n = timed_call(
+        [&] { return ::ppoll(fds_.data(), fds_.size(), timeout < 0 ? nullptr : &ts, nullptr); });
     if (n < 0) {
         if (errno == EINTR) return 0;
         throw_errno(fmt::format("poll over {} fds", fds_.size()));

@@ -71,9 +71,11 @@ std::size_t SelectPoller::wait(std::span<PollEvent> out, Nanos timeout) {
         ts.tv_nsec = static_cast<long>(timeout % kNanosPerSecond);
     }
     // pselect: a nanosecond timeout (select's is in µs).
-    const int n = ::pselect(max_fd_ + 1, reinterpret_cast<fd_set*>(read_out_.data()),
-                            reinterpret_cast<fd_set*>(write_out_.data()), nullptr,
-                            timeout < 0 ? nullptr : &ts, nullptr);
+    const int n = timed_call([&] {
+        return ::pselect(max_fd_ + 1, reinterpret_cast<fd_set*>(read_out_.data()),
+                         reinterpret_cast<fd_set*>(write_out_.data()), nullptr,
+                         timeout < 0 ? nullptr : &ts, nullptr);
+    });
     if (n < 0) {
         if (errno == EINTR) return 0;
         throw_errno(fmt::format("select over {} fds (highest {})", fds_.size(), max_fd_));

@@ -140,14 +140,13 @@ void UringPoller::flush() {
 std::size_t UringPoller::wait(std::span<PollEvent> out, Nanos timeout) {
     io_uring_cqe* cqe = nullptr;
     int rc = 0;
-    if (timeout < 0) {
-        rc = ::io_uring_submit_and_wait(ring_.get(), 1);
-    } else {
+    rc = timed_call([&] {
+        if (timeout < 0) return ::io_uring_submit_and_wait(ring_.get(), 1);
         __kernel_timespec ts{};
         ts.tv_sec = timeout / kNanosPerSecond;
         ts.tv_nsec = timeout % kNanosPerSecond;
-        rc = ::io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
-    }
+        return ::io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
+    });
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN)
         throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait");
     std::size_t count = 0;

@@ -47,6 +47,28 @@ public:
     /// Edge-triggered backends report a readiness change once: the caller must drain the fd
     /// to EAGAIN, or it never reports again.
     [[nodiscard]] virtual bool edge_triggered() const { return false; }
+
+    /// Timing the kernel call alone (netdx-mux): when on, wait() reads the clock around its
+    /// system call and last_call_ns() is that span (clock reads included); the rest of
+    /// wait() is dispatch, turning the kernel's answer into PollEvents. Off by default:
+    /// servers do not pay for two clock reads per wait.
+    void measure_calls(bool on) { measure_ = on; }
+    [[nodiscard]] Nanos last_call_ns() const { return last_call_; }
+
+protected:
+    /// For backends: brackets the system call.
+    template <typename F>
+    auto timed_call(F&& call) {
+        if (!measure_) return call();
+        const Nanos t0 = monotonic_ns();
+        auto r = call();
+        last_call_ = monotonic_ns() - t0;
+        return r;
+    }
+
+private:
+    bool measure_ = false;
+    Nanos last_call_ = 0;
 };
 
 } // namespace netdx
