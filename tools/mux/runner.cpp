@@ -106,7 +106,25 @@ struct ReadyCheck {
         }
         missed += k - got;
     }
+    void report_into(PointResult& r) const {
+        r.missed = missed;
+        r.duplicates = duplicates;
+        r.spurious = spurious;
+    }
 };
+
+/// K distinct sources, picked from `perm`, expected under `stamp` and made readable.
+std::span<const std::size_t> make_round_ready(const FdPool& pool, std::vector<std::size_t>& perm,
+                                              std::size_t k, std::mt19937_64& rng,
+                                              ReadyCheck& check, std::uint64_t stamp) {
+    pick(perm, k, rng);
+    const std::span<const std::size_t> chosen(perm.data(), k);
+    for (const auto i : chosen) {
+        check.expect(i, stamp);
+        pool.make_ready(i);
+    }
+    return chosen;
+}
 
 struct Context {
     const Plan& plan;
@@ -143,12 +161,7 @@ PointResult run_ready(const Context& c, Poller& poller, PointKey key) {
     r.samples.reserve(c.plan.rounds);
     for (std::size_t round = 0; round < c.plan.warmup + c.plan.rounds; ++round) {
         const std::uint64_t stamp = round + 1;
-        pick(perm, k, c.rng);
-        const std::span<const std::size_t> chosen(perm.data(), k);
-        for (const auto i : chosen) {
-            check.expect(i, stamp);
-            c.pool.make_ready(i);
-        }
+        const auto chosen = make_round_ready(c.pool, perm, k, c.rng, check, stamp);
         const Nanos t0 = monotonic_ns();
         if (c.plan.churn) {
             for (const auto i : chosen) {
@@ -167,9 +180,7 @@ PointResult run_ready(const Context& c, Poller& poller, PointKey key) {
             r.dispatch.push_back(std::max(0.0, static_cast<double>(t1 - t0) - call - c.clock));
         }
     }
-    r.missed = check.missed;
-    r.duplicates = check.duplicates;
-    r.spurious = check.spurious;
+    check.report_into(r);
     return r;
 }
 
@@ -184,12 +195,7 @@ PointResult run_throughput(const Context& c, Poller& poller, PointKey key) {
     const Nanos start = monotonic_ns();
     Nanos now = start;
     for (std::uint64_t round = 1; now - start < c.plan.throughput_time; ++round) {
-        pick(perm, k, c.rng);
-        const std::span<const std::size_t> chosen(perm.data(), k);
-        for (const auto i : chosen) {
-            check.expect(i, round);
-            c.pool.make_ready(i);
-        }
+        const auto chosen = make_round_ready(c.pool, perm, k, c.rng, check, round);
         const auto got = poller.wait(ev, 0);
         check.check(std::span(ev.data(), got), k, round);
         r.events += got;
@@ -197,9 +203,7 @@ PointResult run_throughput(const Context& c, Poller& poller, PointKey key) {
         now = monotonic_ns();
     }
     r.seconds = static_cast<double>(now - start) / 1e9;
-    r.missed = check.missed;
-    r.duplicates = check.duplicates;
-    r.spurious = check.spurious;
+    check.report_into(r);
     return r;
 }
 
@@ -262,9 +266,7 @@ PointResult run_wakeup(const Context& c, Poller& poller, PointKey key) {
     }
     phase.store(3);
     producer.join();
-    r.missed = check.missed;
-    r.duplicates = check.duplicates;
-    r.spurious = check.spurious;
+    check.report_into(r);
     return r;
 }
 
