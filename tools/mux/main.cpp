@@ -1,11 +1,8 @@
 // netdx-mux: select, poll, epoll (LT, ET, one-shot) and io_uring poll compared on the same
 // descriptors, per call, with medians, percentiles and confidence intervals.
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <map>
-#include <poll.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -112,18 +109,6 @@ void setup(CLI::App& app, Options& o) {
         ->type_name("N");
 }
 
-std::vector<std::string> split_list(const std::string& text) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const auto comma = text.find(',', start);
-        out.push_back(text.substr(start, comma == std::string::npos ? comma : comma - start));
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    return out;
-}
-
 Plan make_plan(const Options& o) {
     Plan p;
     for (const auto& name : split_list(o.backends)) {
@@ -171,14 +156,13 @@ Plan make_plan(const Options& o) {
                               : o.quick        ? "ready,wakeup,ctl"
                                                : "ready,wakeup,ctl,throughput";
     for (const auto& t : split_list(modes)) {
-        const Mode all[] = {Mode::ready, Mode::wakeup, Mode::ctl, Mode::throughput};
-        const auto it =
-            std::find_if(std::begin(all), std::end(all), [&](Mode m) { return mode_name(m) == t; });
-        if (it == std::end(all))
+        const auto mode = mode_from_name(t);
+        if (!mode)
             throw ParseError(fmt::format("--mode: unknown mode '{}' (ready, wakeup, ctl, "
                                          "throughput)",
                                          t));
-        if (std::find(p.modes.begin(), p.modes.end(), *it) == p.modes.end()) p.modes.push_back(*it);
+        if (std::find(p.modes.begin(), p.modes.end(), *mode) == p.modes.end())
+            p.modes.push_back(*mode);
     }
     p.kind = *fd_kind_from_name(o.fd_kind);
     p.placement = o.placement == "high" ? Placement::high : Placement::spread;
@@ -197,15 +181,16 @@ Plan make_plan(const Options& o) {
     return p;
 }
 
-/// Refuses an N that does not fit RLIMIT_NOFILE, naming the largest one that does.
-void check_descriptors(const Plan& p) {
+/// Raises RLIMIT_NOFILE and refuses an N that does not fit, naming the largest one that does.
+/// Returns the limit in effect.
+FdLimit check_descriptors(const Plan& p) {
     const auto limit = raise_nofile_to_hard();
     const std::uint64_t open = open_fd_count().value_or(16);
     const std::uint64_t reserve = 32; // epoll/io_uring fds, the report's output
     const std::uint64_t free = limit.soft > open + reserve ? limit.soft - open - reserve : 0;
     const auto fit = max_sources(p.kind, free);
     const auto largest = p.fds.back();
-    if (largest <= fit) return;
+    if (largest <= fit) return limit;
     throw ParseError(fmt::format(
         "--fds {}: needs {} descriptors with --fd-kind {} ({} each), and RLIMIT_NOFILE "
         "allows {} here ({} in use): the largest N that fits is {}{}",
@@ -233,9 +218,7 @@ nlohmann::json to_json(const PointResult& r) {
 
 PointResult from_json(const nlohmann::json& j) {
     PointResult r;
-    const auto mode = j.at("mode").get<std::string>();
-    for (const auto m : {Mode::ready, Mode::wakeup, Mode::ctl, Mode::throughput})
-        if (mode_name(m) == mode) r.key.mode = m;
+    r.key.mode = *mode_from_name(j.at("mode").get<std::string>());
     r.key.backend = *backend_from_name(j.at("backend").get<std::string>());
     r.key.fds = j.at("fds").get<std::size_t>();
     r.key.active = j.at("active").get<std::size_t>();
@@ -299,26 +282,6 @@ std::map<PointKey, PointResult> measure(const Plan& plan, std::uint64_t processe
     return all;
 }
 
-std::string mitigations() {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    std::vector<std::string> on;
-    std::size_t total = 0;
-    for (const auto& e : fs::directory_iterator("/sys/devices/system/cpu/vulnerabilities", ec)) {
-        ++total;
-        std::ifstream in(e.path());
-        std::string line;
-        std::getline(in, line);
-        if (line.rfind("Mitigation", 0) == 0) on.push_back(e.path().filename().string());
-    }
-    if (total == 0) return "unknown";
-    std::sort(on.begin(), on.end());
-    std::string names;
-    for (const auto& n : on)
-        names += (names.empty() ? "" : ", ") + n;
-    return fmt::format("{} of {} mitigated{}", on.size(), total, names.empty() ? "" : ": " + names);
-}
-
 Field ns_field(const char* key, const char* title) {
     return {key, title, Unit::ns};
 }
@@ -326,7 +289,7 @@ Field ns_field(const char* key, const char* title) {
 int run(const Options& o) {
     cli::install_interrupt_handlers();
     const Plan requested = make_plan(o);
-    check_descriptors(requested);
+    const auto nofile = check_descriptors(requested);
     const std::uint64_t processes = o.processes ? o.processes : o.quick ? 1 : 3;
 
     Report report;
@@ -361,8 +324,8 @@ int run(const Options& o) {
     env.add({"cpus", "CPUs online", Unit::count},
             Cell(static_cast<std::uint64_t>(info.online_cpus)));
     env.add({"virtualization", "virtualisation", Unit::none}, Cell(info.virtualization));
-    env.add({"mitigations", "mitigations", Unit::none}, Cell(mitigations()));
-    env.add({"nofile", "RLIMIT_NOFILE", Unit::count}, Cell(raise_nofile_to_hard().soft));
+    env.add({"mitigations", "mitigations", Unit::none}, Cell(cpu_mitigations()));
+    env.add({"nofile", "RLIMIT_NOFILE", Unit::count}, Cell(nofile.soft));
     env.add({"fd_kind", "fd kind", Unit::none}, Cell(std::string(fd_kind_name(plan.kind))));
     env.add({"placement", "placement", Unit::none},
             Cell(std::string(plan.placement == Placement::high ? "high" : "spread")));
@@ -380,23 +343,22 @@ int run(const Options& o) {
     bl.add(ns_field("empty_epoll_ns", "epoll_wait, empty set, timeout 0"), Cell(base.empty_epoll));
 
     // Summaries, and the best median per (mode, N, K, op) for the ratios.
-    std::map<PointKey, Summary> sums;
+    std::map<PointKey, Summary> sums, dispatch_sums;
     std::map<std::tuple<Mode, std::size_t, std::size_t, std::string>, double> best;
     std::map<std::string, double> metrics;
     std::uint64_t errors = 0;
     double ci_max = 0;
     nlohmann::json raw = nlohmann::json::array();
     for (auto& [key, r] : results) {
-        errors += r.missed + r.duplicates + r.spurious;
+        errors += r.errors();
         raw.push_back(to_json(r));
-        auto s = summarize(r.samples);
+        auto s = summarize(r.samples); // sorts the samples: after they went to JSON
         ci_max = std::max(ci_max, s.ci_relative());
         const auto slot = std::make_tuple(key.mode, key.fds, key.active, key.op);
-        const double v = key.mode == Mode::throughput
-                             ? (r.events ? r.seconds * 1e9 / static_cast<double>(r.events) : 0)
-                             : s.median;
+        const double v = key.mode == Mode::throughput ? r.ns_per_event() : s.median;
         if (v > 0 && (!best.count(slot) || v < best[slot])) best[slot] = v;
         sums[key] = s;
+        dispatch_sums[key] = summarize(r.dispatch);
     }
     report.extra["samples"] = std::move(raw);
     metrics["errors"] = static_cast<double>(errors);
@@ -410,7 +372,6 @@ int run(const Options& o) {
         auto& sec = mode_sections[mode];
         sec.name = std::string(mode_name(mode));
         sec.title = title;
-        sec.kind = Section::Kind::table;
         sec.fields = {{"backend", "backend", Unit::none}, {"fds", "N", Unit::count}};
         if (mode == Mode::ready || mode == Mode::throughput)
             sec.fields.push_back({"active", "K", Unit::count});
@@ -457,13 +418,13 @@ int run(const Options& o) {
         const auto& s = sums[key];
         const auto slot = std::make_tuple(key.mode, key.fds, key.active, key.op);
         const auto name = std::string(backend_name(key.backend));
-        const std::uint64_t errs = r.missed + r.duplicates + r.spurious;
+        const std::uint64_t errs = r.errors();
         Row row{Cell(name), Cell(static_cast<std::uint64_t>(key.fds))};
         if (key.mode == Mode::ready || key.mode == Mode::throughput)
             row.push_back(Cell(static_cast<std::uint64_t>(key.active)));
         if (key.mode == Mode::ctl) row.push_back(Cell(key.op));
         if (key.mode == Mode::throughput) {
-            const double per = r.events ? r.seconds * 1e9 / static_cast<double>(r.events) : 0;
+            const double per = r.ns_per_event();
             row.push_back(Cell(r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0.0));
             row.push_back(Cell(per));
             row.push_back(Cell(ratio(per, best[slot])));
@@ -478,8 +439,7 @@ int run(const Options& o) {
         if (key.mode == Mode::ready) {
             row.push_back(
                 Cell(s.median / static_cast<double>(std::max<std::size_t>(key.active, 1))));
-            auto dispatch = r.dispatch;
-            row.push_back(Cell(summarize(dispatch).median));
+            row.push_back(Cell(dispatch_sums[key].median));
         }
         row.push_back(Cell(ratio(s.median, best[slot])));
         row.push_back(Cell(static_cast<std::uint64_t>(s.n)));

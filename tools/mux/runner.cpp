@@ -44,8 +44,10 @@ std::size_t ActiveSpec::resolve(std::size_t n) const {
     return std::min(count, n);
 }
 
-std::string ActiveSpec::label() const {
-    return fraction > 0 ? fmt::format("{:g}%", fraction * 100) : std::to_string(count);
+std::optional<Mode> mode_from_name(std::string_view name) {
+    for (const auto m : kAllModes)
+        if (mode_name(m) == name) return m;
+    return std::nullopt;
 }
 
 bool PointKey::operator<(const PointKey& o) const {
@@ -113,18 +115,33 @@ struct ReadyCheck {
     }
 };
 
-/// K distinct sources, picked from `perm`, expected under `stamp` and made readable.
-std::span<const std::size_t> make_round_ready(const FdPool& pool, std::vector<std::size_t>& perm,
-                                              std::size_t k, std::mt19937_64& rng,
-                                              ReadyCheck& check, std::uint64_t stamp) {
-    pick(perm, k, rng);
-    const std::span<const std::size_t> chosen(perm.data(), k);
-    for (const auto i : chosen) {
-        check.expect(i, stamp);
-        pool.make_ready(i);
+/// What the ready and throughput modes share per point: which sources to pick from, room
+/// for the events, the check.
+struct Rounds {
+    std::vector<std::size_t> perm; ///< source indices; the first K are this round's
+    std::vector<PollEvent> events;
+    ReadyCheck check;
+    std::size_t k;
+    Rounds(std::size_t n, std::size_t k_) : perm(n), events(k_ + 16), check(n), k(k_) {
+        std::iota(perm.begin(), perm.end(), std::size_t{0});
     }
-    return chosen;
-}
+    /// K distinct sources, expected under `stamp` and made readable.
+    std::span<const std::size_t> make_ready(const FdPool& pool, std::mt19937_64& rng,
+                                            std::uint64_t stamp) {
+        pick(perm, k, rng);
+        const std::span<const std::size_t> chosen(perm.data(), k);
+        for (const auto i : chosen) {
+            check.expect(i, stamp);
+            pool.make_ready(i);
+        }
+        return chosen;
+    }
+    /// One wait with timeout 0, not yet checked.
+    std::size_t wait(Poller& poller) { return poller.wait(events, 0); }
+    void check_events(std::size_t got, std::uint64_t stamp) {
+        check.check(std::span(events.data(), got), k, stamp);
+    }
+};
 
 struct Context {
     const Plan& plan;
@@ -153,15 +170,11 @@ void settle(Poller& poller, const FdPool& pool, std::span<const std::size_t> cho
 PointResult run_ready(const Context& c, Poller& poller, PointKey key) {
     PointResult r;
     r.key = key;
-    const std::size_t n = c.pool.size(), k = key.active;
-    std::vector<std::size_t> perm(n);
-    std::iota(perm.begin(), perm.end(), std::size_t{0});
-    std::vector<PollEvent> ev(k + 16);
-    ReadyCheck check(n);
+    Rounds rounds(c.pool.size(), key.active);
     r.samples.reserve(c.plan.rounds);
     for (std::size_t round = 0; round < c.plan.warmup + c.plan.rounds; ++round) {
         const std::uint64_t stamp = round + 1;
-        const auto chosen = make_round_ready(c.pool, perm, k, c.rng, check, stamp);
+        const auto chosen = rounds.make_ready(c.pool, c.rng, stamp);
         const Nanos t0 = monotonic_ns();
         if (c.plan.churn) {
             for (const auto i : chosen) {
@@ -169,9 +182,9 @@ PointResult run_ready(const Context& c, Poller& poller, PointKey key) {
                 poller.add(c.pool.watched(i), interest::read, i);
             }
         }
-        const auto got = poller.wait(ev, 0);
+        const auto got = rounds.wait(poller);
         const Nanos t1 = monotonic_ns();
-        check.check(std::span(ev.data(), got), k, stamp);
+        rounds.check_events(got, stamp);
         settle(poller, c.pool, chosen);
         if (round >= c.plan.warmup) {
             // The call's span holds one clock read; the outer span another, and the call.
@@ -180,30 +193,26 @@ PointResult run_ready(const Context& c, Poller& poller, PointKey key) {
             r.dispatch.push_back(std::max(0.0, static_cast<double>(t1 - t0) - call - c.clock));
         }
     }
-    check.report_into(r);
+    rounds.check.report_into(r);
     return r;
 }
 
 PointResult run_throughput(const Context& c, Poller& poller, PointKey key) {
     PointResult r;
     r.key = key;
-    const std::size_t n = c.pool.size(), k = key.active;
-    std::vector<std::size_t> perm(n);
-    std::iota(perm.begin(), perm.end(), std::size_t{0});
-    std::vector<PollEvent> ev(k + 16);
-    ReadyCheck check(n);
+    Rounds rounds(c.pool.size(), key.active);
     const Nanos start = monotonic_ns();
     Nanos now = start;
     for (std::uint64_t round = 1; now - start < c.plan.throughput_time; ++round) {
-        const auto chosen = make_round_ready(c.pool, perm, k, c.rng, check, round);
-        const auto got = poller.wait(ev, 0);
-        check.check(std::span(ev.data(), got), k, round);
+        const auto chosen = rounds.make_ready(c.pool, c.rng, round);
+        const auto got = rounds.wait(poller);
+        rounds.check_events(got, round);
         r.events += got;
         settle(poller, c.pool, chosen);
         now = monotonic_ns();
     }
     r.seconds = static_cast<double>(now - start) / 1e9;
-    check.report_into(r);
+    rounds.check.report_into(r);
     return r;
 }
 
@@ -305,16 +314,7 @@ std::vector<PointResult> run_ctl(const Context& c, Poller& poller, PointKey key)
 
 Baselines measure_baselines(std::size_t rounds) {
     Baselines b;
-    {
-        std::vector<double> s;
-        s.reserve(rounds);
-        for (std::size_t i = 0; i < rounds; ++i) {
-            const Nanos t0 = monotonic_ns();
-            const Nanos t1 = monotonic_ns();
-            s.push_back(static_cast<double>(t1 - t0));
-        }
-        b.clock = summarize(s).median;
-    }
+    b.clock = median_of(rounds, 0, [] {}); // two clock reads back to back
     b.null_syscall = median_of(rounds, b.clock, [] { (void)::syscall(SYS_getppid); });
     const timespec zero{};
     b.empty_poll = median_of(rounds, b.clock, [&] { (void)::ppoll(nullptr, 0, &zero, nullptr); });
@@ -335,20 +335,20 @@ void run_points(const Plan& plan, double clock_cost, std::uint64_t shuffle_seed,
     std::shuffle(fds.begin(), fds.end(), rng);
     for (const auto n : fds) {
         if (stop()) return;
+        // The K values at this N (a percentage and a count may land on the same K).
+        std::vector<std::size_t> ks;
+        for (const auto& a : plan.active)
+            ks.push_back(a.resolve(n));
+        std::sort(ks.begin(), ks.end());
+        ks.erase(std::unique(ks.begin(), ks.end()), ks.end());
         std::vector<PointKey> points;
         for (const auto b : plan.backends)
             for (const auto m : plan.modes) {
-                if (m == Mode::ready || m == Mode::throughput) {
-                    std::vector<std::size_t> ks;
-                    for (const auto& a : plan.active)
-                        ks.push_back(a.resolve(n));
-                    std::sort(ks.begin(), ks.end());
-                    ks.erase(std::unique(ks.begin(), ks.end()), ks.end());
+                if (m == Mode::ready || m == Mode::throughput)
                     for (const auto k : ks)
                         points.push_back({m, b, n, k, ""});
-                } else {
+                else
                     points.push_back({m, b, n, 1, ""});
-                }
             }
         std::shuffle(points.begin(), points.end(), rng);
         const FdPool pool(plan.kind, n, plan.placement);

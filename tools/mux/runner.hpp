@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,14 +33,15 @@
 namespace netdx::mux {
 
 enum class Mode { ready, wakeup, ctl, throughput };
+inline constexpr Mode kAllModes[] = {Mode::ready, Mode::wakeup, Mode::ctl, Mode::throughput};
 [[nodiscard]] std::string_view mode_name(Mode m);
+[[nodiscard]] std::optional<Mode> mode_from_name(std::string_view name);
 
 /// K as given: a count ("10") or a fraction of N ("10%", "1/2" is not accepted).
 struct ActiveSpec {
     std::size_t count = 0;
     double fraction = 0; ///< > 0: a fraction of N
     [[nodiscard]] std::size_t resolve(std::size_t n) const;
-    [[nodiscard]] std::string label() const;
 };
 
 struct Plan {
@@ -74,6 +76,12 @@ struct PointResult {
     std::uint64_t missed = 0, duplicates = 0, spurious = 0; ///< ready-set check
     std::uint64_t events = 0;                               ///< throughput: events handled
     double seconds = 0;                                     ///< throughput: time taken
+
+    [[nodiscard]] std::uint64_t errors() const { return missed + duplicates + spurious; }
+    /// Throughput: time per event handled, everything included (0 before any event).
+    [[nodiscard]] double ns_per_event() const {
+        return events ? seconds * 1e9 / static_cast<double>(events) : 0;
+    }
 };
 
 /// Baselines measured alongside, so results decompose (ns per call, medians).

@@ -5,13 +5,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <netdx/net/socket.hpp>
 #include <netdx/report/units.hpp>
+#include <netdx/sys/limits.hpp>
 #include <netdx/sys/system_error.hpp>
 
 namespace netdx::mux {
@@ -47,13 +48,9 @@ std::size_t max_sources(FdKind k, std::uint64_t free_fds) {
 
 namespace {
 
-[[noreturn]] void fail(const char* what, std::size_t i, std::size_t n) {
+[[noreturn]] void fail(const char* what, std::size_t i, std::size_t n, int err = errno) {
+    errno = err;
     throw_errno(fmt::format("make {} {} of {}", what, format_count(i + 1), format_count(n)));
-}
-
-void make_nonblocking(int fd) {
-    const int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_errno("fcntl O_NONBLOCK");
 }
 
 } // namespace
@@ -61,16 +58,13 @@ void make_nonblocking(int fd) {
 FdPool::FdPool(FdKind kind, std::size_t n, Placement placement) : kind_(kind) {
     watched_.reserve(n);
     Fd listener;
-    sockaddr_in addr{};
-    socklen_t len = sizeof addr;
+    Endpoint server;
     if (kind == FdKind::tcp) {
-        listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (!listener || ::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) ||
-            ::listen(listener.get(), 4096) ||
-            ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len))
-            throw_errno("set up a loopback listener for --fd-kind tcp");
+        listener = open_socket(AF_INET, Protocol::tcp, false);
+        const Endpoint any(IpAddress::loopback_v4(), 0);
+        bind_to(listener.get(), any);
+        listen_on(listener.get(), 4096, any);
+        server = local_endpoint_of(listener.get());
     }
     for (std::size_t i = 0; i < n; ++i) {
         int p[2] = {-1, -1};
@@ -88,14 +82,14 @@ FdPool::FdPool(FdKind kind, std::size_t n, Placement placement) : kind_(kind) {
             break;
         case FdKind::tcp: {
             // Connect, then accept: the backlog holds the handshake meanwhile.
-            p[1] = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (p[1] < 0 || ::connect(p[1], reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-                fail("tcp connection", i, n);
-            p[0] = ::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (p[0] < 0) fail("tcp connection (accept)", i, n);
-            const int one = 1;
-            ::setsockopt(p[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            make_nonblocking(p[1]);
+            Fd client = open_socket(AF_INET, Protocol::tcp, true);
+            if (const int err = connect_with_timeout(client.get(), server, kNanosPerSecond))
+                fail("tcp connection", i, n, err);
+            auto accepted = accept_connection(listener.get());
+            if (!accepted.fd) fail("tcp connection (accept)", i, n, accepted.error);
+            set_int_option(client.get(), IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+            p[0] = accepted.fd.release();
+            p[1] = client.release();
             break;
         }
         }
@@ -106,9 +100,8 @@ FdPool::FdPool(FdKind kind, std::size_t n, Placement placement) : kind_(kind) {
     if (placement == Placement::high && n > 0) {
         // Move each watched fd to the top of the range: F_DUPFD takes the lowest free
         // number at or above the base.
-        rlimit rl{};
-        ::getrlimit(RLIMIT_NOFILE, &rl);
-        const auto top = static_cast<std::size_t>(std::min<rlim_t>(rl.rlim_cur, 1u << 20));
+        const auto top =
+            static_cast<std::size_t>(std::min<std::uint64_t>(nofile_limit().soft, 1u << 20));
         if (top < n + 1) throw std::system_error(EMFILE, std::generic_category(), "placement high");
         const int base = static_cast<int>(top - n);
         for (auto& w : watched_) {
@@ -118,8 +111,6 @@ FdPool::FdPool(FdKind kind, std::size_t n, Placement placement) : kind_(kind) {
             w.reset(moved);
         }
     }
-    for (const auto& w : watched_)
-        highest_ = std::max(highest_, w.get());
 }
 
 void FdPool::make_ready(std::size_t i) const {

@@ -38,7 +38,6 @@ public:
 
     [[nodiscard]] std::size_t size() const { return watched_.size(); }
     [[nodiscard]] int watched(std::size_t i) const { return watched_[i].get(); }
-    [[nodiscard]] int highest_fd() const { return highest_; }
     /// Makes source i readable (one byte, or eventfd += 1).
     void make_ready(std::size_t i) const;
     /// Reads it back to EAGAIN (all sources are non-blocking): readable no more.
@@ -48,7 +47,6 @@ private:
     FdKind kind_;
     std::vector<Fd> watched_;
     std::vector<Fd> triggers_; ///< empty for eventfd (the watched fd is its own trigger)
-    int highest_ = -1;
 };
 
 } // namespace netdx::mux

@@ -22,6 +22,7 @@
 #include <netdx/sys/parse_error.hpp>
 #include <netdx/sys/system_error.hpp>
 #include <netdx/sys/system_info.hpp>
+#include <netdx/sys/text.hpp>
 #include <netdx/version.hpp>
 
 #include "cli.hpp"
@@ -155,14 +156,9 @@ void setup(CLI::App& app, Options& o) {
 /// "a,b,c" -> {"a","b","c"}; an empty item is a usage error naming the option.
 std::vector<std::string> split_list(const std::string& text, const char* option) {
     std::vector<std::string> items;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const auto comma = text.find(',', start);
-        items.push_back(
-            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
-        if (items.back().empty())
-            throw ParseError(fmt::format("{}: empty item in '{}'", option, text));
+    for (const auto item : netdx::split_list(text)) {
+        if (item.empty()) throw ParseError(fmt::format("{}: empty item in '{}'", option, text));
+        items.emplace_back(item);
     }
     return items;
 }

@@ -53,19 +53,20 @@ Collected collect(const Filters& f, const SocketSink& sink) {
     Collected out;
     const Nanos t0 = monotonic_ns();
     bool netlink = !f.force_proc;
+    // What the kernel does not filter: orphans-only always; families, ports and prefixes
+    // too on the /proc path.
+    const auto keep = [&](const TcpSocket& s) {
+        if (f.states.orphans_only && s.state == TcpState::fin_wait2 && s.inode != 0) return;
+        if (!netlink) {
+            const bool v4 = s.local.ip().is_v4();
+            if ((v4 && !f.v4) || (!v4 && !f.v6) || !f.where.matches(s)) return;
+        }
+        ++out.records;
+        sink(s);
+    };
     if (netlink) {
         out.source = "sock_diag";
         const auto bytecode = compile_diag_filter(f.where);
-        // Only orphans-only needs a look here: the kernel did the rest.
-        const SocketSink keep = f.states.orphans_only ? SocketSink([&](const TcpSocket& s) {
-            if (s.state == TcpState::fin_wait2 && s.inode != 0) return;
-            ++out.records;
-            sink(s);
-        })
-                                                      : SocketSink([&](const TcpSocket& s) {
-                                                            ++out.records;
-                                                            sink(s);
-                                                        });
         bool first = true;
         for (const int family : {AF_INET, AF_INET6}) {
             if ((family == AF_INET && !f.v4) || (family == AF_INET6 && !f.v6)) continue;
@@ -89,14 +90,6 @@ Collected collect(const Filters& f, const SocketSink& sink) {
     }
     if (!netlink) {
         out.source = "/proc/net/tcp";
-        const auto keep = [&](const TcpSocket& s) {
-            const bool v4 = s.local.ip().is_v4();
-            if ((v4 && !f.v4) || (!v4 && !f.v6)) return;
-            if (f.states.orphans_only && s.state == TcpState::fin_wait2 && s.inode != 0) return;
-            if (!f.where.matches(s)) return;
-            ++out.records;
-            sink(s);
-        };
         const auto r = read_proc_net_tcp(SysfsReader(f.proc_root), f.states.mask, keep);
         if (r.malformed > 0)
             out.note +=

@@ -11,6 +11,7 @@
 #include <netdx/net/address_list.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/sys/parse_error.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx::states {
 
@@ -33,11 +34,8 @@ std::vector<GroupKey> parse_group_keys(const std::string& text) {
         {"process", GroupKey::Kind::process}, {"uid", GroupKey::Kind::uid},
         {"cgroup", GroupKey::Kind::cgroup}};
     std::vector<GroupKey> keys;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const auto comma = text.find(',', start);
-        const std::string token =
-            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    for (const auto item : split_list(text)) {
+        const std::string token(item);
         GroupKey k;
         k.name = token;
         const auto slash = token.find('/');
@@ -59,8 +57,6 @@ std::vector<GroupKey> parse_group_keys(const std::string& text) {
             k.name += "/24";
         }
         keys.push_back(k);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
     }
     return keys;
 }

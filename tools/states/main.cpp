@@ -154,8 +154,7 @@ Snapshot take_snapshot(const Options& o, const Filters& f, const std::vector<Gro
         targets = all_named_netns();
     else
         targets.push_back(resolve_netns(o.netns));
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-        const auto& t = targets[i];
+    for (const auto& t : targets) {
         const auto ns = static_cast<std::uint16_t>(snap.ns_labels.size());
         auto sink = [&](const TcpSocket& s) {
             if (!snap.all) {
@@ -263,7 +262,6 @@ Section summary_section(const Tally& t, std::map<std::string, double>& metrics) 
     Section sec;
     sec.name = "summary";
     sec.title = "Sockets by state";
-    sec.kind = Section::Kind::table;
     sec.fields = {{"state", "state", Unit::none}, {"count", "count", Unit::count}};
     for (int i = 1; i < kTcpStateCount; ++i) {
         const auto name = std::string(state_name(static_cast<TcpState>(i)));
@@ -284,7 +282,6 @@ Section ages_section(const TimeWaitTally& tw) {
     Section sec;
     sec.name = "time_wait_ages";
     sec.title = "TIME-WAIT by age";
-    sec.kind = Section::Kind::table;
     sec.fields = {{"age", "age", Unit::none},
                   {"expires_in", "expires in", Unit::none},
                   {"count", "count", Unit::count},
@@ -312,7 +309,6 @@ Section group_section(const Grouped& g, const std::vector<GroupKey>& keys) {
             return t;
         }(),
         format_count(g.groups));
-    sec.kind = Section::Kind::table;
     for (const auto& k : keys)
         sec.fields.push_back({k.name, k.name, Unit::none});
     sec.fields.push_back({"count", "count", Unit::count});
@@ -330,7 +326,6 @@ Section list_section(const Snapshot& snap, const OwnerMap* owners) {
     Section sec;
     sec.name = "sockets";
     sec.title = "Sockets";
-    sec.kind = Section::Kind::table;
     sec.fields = {{"state", "state", Unit::none},    {"local", "local", Unit::none},
                   {"remote", "remote", Unit::none},  {"recv_q", "recv-q", Unit::count},
                   {"send_q", "send-q", Unit::count}, {"timer", "timer", Unit::none},
@@ -361,7 +356,6 @@ Section findings_section(const std::vector<Finding>& findings) {
     Section sec;
     sec.name = "findings";
     sec.title = "Findings";
-    sec.kind = Section::Kind::table;
     sec.fields = {{"severity", "", Unit::none},
                   {"topic", "topic", Unit::none},
                   {"finding", "finding", Unit::none},
@@ -443,7 +437,6 @@ int run_watch(const Options& o, const Filters& f, const std::vector<GroupKey>& k
                 all_keys.insert(k);
         Section sec;
         sec.name = "tick";
-        sec.kind = Section::Kind::table;
         for (const auto& k : keys)
             sec.fields.push_back({k.name, k.name, Unit::none});
         sec.fields.push_back({"count", "count", Unit::count});

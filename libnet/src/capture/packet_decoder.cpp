@@ -226,7 +226,7 @@ std::string_view skip_name(Skip s) {
     return "?";
 }
 
-Decoded decode_frame(int dlt, std::span<const std::byte> data, std::uint32_t /*wire_len*/) {
+Decoded decode_frame(int dlt, std::span<const std::byte> data) {
     const Bytes b(data);
     switch (dlt) {
     case link::en10mb: {

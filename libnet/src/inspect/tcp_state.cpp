@@ -7,6 +7,7 @@
 
 #include <netdx/inspect/tcp_state.hpp>
 #include <netdx/sys/parse_error.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx {
 
@@ -68,11 +69,7 @@ std::optional<TcpState> state_from_name(std::string_view name) {
 StateSelection parse_state_selection(std::string_view text) {
     StateSelection sel;
     bool orphan = false, other_fin_wait2 = false;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const auto comma = text.find(',', start);
-        const auto token =
-            text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    for (const auto token : split_list(text)) {
         if (token.empty()) throw ParseError(fmt::format("--state: empty name in '{}'", text));
         const auto n = normalise(token);
         const auto group = std::find_if(kGroups.begin(), kGroups.end(),
@@ -92,8 +89,6 @@ StateSelection parse_state_selection(std::string_view text) {
                                          token, text,
                                          fmt::join(kNames.begin() + 1, kNames.end(), ", ")));
         }
-        if (comma == std::string_view::npos) break;
-        start = comma + 1;
     }
     // "orphan,fin-wait-2" asks for every FIN-WAIT-2: the wider request wins.
     sel.orphans_only = orphan && !other_fin_wait2;

@@ -6,6 +6,7 @@
 
 #include <netdx/net/address_list.hpp>
 #include <netdx/sys/parse_error.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx {
 
@@ -74,12 +75,8 @@ std::vector<IpAddress> parse_address_list(std::string_view text, std::size_t max
                 fmt::format("'{}' expands past the limit of {} addresses", part, max_addresses));
     };
     if (trim(text).empty()) throw ParseError("empty address list");
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const auto comma = text.find(',', start);
-        const auto part =
-            trim(text.substr(start, comma == std::string_view::npos ? text.npos : comma - start));
-        start = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
+    for (const auto item : split_list(text)) {
+        const auto part = trim(item);
         if (part.empty()) throw ParseError(fmt::format("empty item in address list '{}'", text));
         IpAddress first;
         std::uint64_t count = 1;

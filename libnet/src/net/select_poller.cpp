@@ -15,14 +15,14 @@ bool test_bit(const std::vector<unsigned long>& words, int fd) {
     const auto w = static_cast<std::size_t>(fd / kBits);
     return w < words.size() && (words[w] >> (fd % kBits) & 1UL) != 0;
 }
-} // namespace
 
-void SelectPoller::set_bit(std::vector<unsigned long>& words, int fd, bool on) {
+void set_bit(std::vector<unsigned long>& words, int fd, bool on) {
     const auto w = static_cast<std::size_t>(fd / kBits);
     if (words.size() <= w) words.resize(w + 1, 0);
     const unsigned long bit = 1UL << (fd % kBits);
     words[w] = on ? (words[w] | bit) : (words[w] & ~bit);
 }
+} // namespace
 
 void SelectPoller::add(int fd, std::uint32_t interests, std::uint64_t token) {
     if (fd < 0) throw std::system_error(EBADF, std::generic_category(), "select: add fd -1");

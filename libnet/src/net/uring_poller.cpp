@@ -34,20 +34,16 @@ UringPoller::~UringPoller() {
     // the kernel finishes them later as task work on this thread, which interrupts its next
     // blocking call (epoll_wait and friends return EINTR) long after the ring is gone.
     std::size_t pending = 0;
-    for (std::size_t fd = 0; fd < entries_.size(); ++fd)
-        if (entries_[fd].used && entries_[fd].armed) {
-            io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
-            if (sqe == nullptr) {
-                ::io_uring_submit(ring_.get());
-                sqe = ::io_uring_get_sqe(ring_.get());
-                if (sqe == nullptr) break;
+    try {
+        for (std::size_t fd = 0; fd < entries_.size(); ++fd)
+            if (entries_[fd].used && entries_[fd].armed) {
+                cancel(static_cast<int>(fd));
+                pending += 2; // the poll's own -ECANCELED and the remove's answer
             }
-            ::io_uring_prep_poll_remove(sqe,
-                                        user_data(static_cast<int>(fd), entries_[fd].generation));
-            ::io_uring_sqe_set_data64(sqe, ~std::uint64_t{0});
-            pending += 2; // the poll's own -ECANCELED and the remove's answer
-        }
-    ::io_uring_submit(ring_.get());
+        flush();
+    } catch (const std::system_error&) {
+        // A ring that cannot submit any more: queue_exit below still tears it down.
+    }
     const Nanos deadline = monotonic_ns() + 200 * kNanosPerMilli;
     while (pending > 0 && monotonic_ns() < deadline) {
         io_uring_cqe* cqe = nullptr;

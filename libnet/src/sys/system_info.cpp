@@ -1,11 +1,13 @@
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <sched.h>
 #include <sstream>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <netdx/sys/system_info.hpp>
 
@@ -91,6 +93,23 @@ SystemInfo read_system_info(const SysfsReader& fs) {
             .value_or("");
     info.virtualization = detect_virtualization(fs);
     return info;
+}
+
+std::string cpu_mitigations(const SysfsReader& fs) {
+    constexpr std::string_view kDir = "/sys/devices/system/cpu/vulnerabilities";
+    std::error_code ec;
+    std::vector<std::string> on;
+    std::size_t total = 0;
+    for (const auto& e : std::filesystem::directory_iterator(fs.resolve(kDir), ec)) {
+        ++total;
+        const auto name = e.path().filename().string();
+        const auto state = fs.read_line(std::string(kDir) + "/" + name);
+        if (state && state->starts_with("Mitigation")) on.push_back(name);
+    }
+    if (total == 0) return "unknown";
+    std::sort(on.begin(), on.end());
+    return fmt::format("{} of {} mitigated{}{}", on.size(), total, on.empty() ? "" : ": ",
+                       fmt::join(on, ", "));
 }
 
 } // namespace netdx

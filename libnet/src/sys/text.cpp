@@ -26,4 +26,14 @@ std::vector<std::string_view> split_words(std::string_view line) {
     return out;
 }
 
+std::vector<std::string_view> split_list(std::string_view text, char separator) {
+    std::vector<std::string_view> items;
+    for (;;) {
+        const auto at = text.find(separator);
+        items.push_back(text.substr(0, at));
+        if (at == std::string_view::npos) return items;
+        text.remove_prefix(at + 1);
+    }
+}
+
 } // namespace netdx

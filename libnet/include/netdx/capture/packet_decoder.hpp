@@ -86,9 +86,8 @@ struct Decoded {
     TcpPacket tcp;
 };
 
-/// Decodes one frame: `data` is what was captured, `wire_len` the frame's length on the wire
-/// (pcap's len; caplen is data.size()).
-[[nodiscard]] Decoded decode_frame(int dlt, std::span<const std::byte> data,
-                                   std::uint32_t wire_len);
+/// Decodes one frame: `data` is what was captured (pcap's caplen bytes). The frame's length
+/// on the wire is not needed: the IP header says how long the packet was.
+[[nodiscard]] Decoded decode_frame(int dlt, std::span<const std::byte> data);
 
 } // namespace netdx::capture

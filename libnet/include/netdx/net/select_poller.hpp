@@ -29,7 +29,6 @@ private:
         std::uint64_t token = 0;
         bool used = false;
     };
-    void set_bit(std::vector<unsigned long>& words, int fd, bool on);
     std::vector<Entry> entries_; ///< by fd
     std::vector<int> fds_;       ///< registered fds, for the scan after select returns
     std::vector<unsigned long> read_, write_, read_out_, write_out_;

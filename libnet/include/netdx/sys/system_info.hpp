@@ -24,6 +24,11 @@ struct SystemInfo {
 /// CPUs as a report shows them: "0,1"; an unknown one (-1) is "?", an empty list "unknown".
 [[nodiscard]] std::string format_cpu_list(std::span<const int> cpus);
 
+/// The CPU vulnerabilities the kernel mitigates (/sys/devices/system/cpu/vulnerabilities):
+/// "3 of 19 mitigated: meltdown, spectre_v1, spectre_v2", or "unknown". Not part of
+/// read_system_info(): it reads a file per vulnerability, and only benchmarks need it.
+[[nodiscard]] std::string cpu_mitigations(const SysfsReader& fs = SysfsReader{});
+
 /// Best guess at the hypervisor or container this runs in; "none" when bare metal.
 [[nodiscard]] std::string detect_virtualization(const SysfsReader& fs = SysfsReader{});
 

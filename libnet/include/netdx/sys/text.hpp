@@ -1,6 +1,7 @@
 #pragma once
-/// Splitting the kernel's text files (/proc/net/*) into lines and whitespace-separated words,
-/// as views into the text: no copies, so parsing 100,000 lines allocates only the vectors.
+/// Splitting text into views, no copies: the kernel's files (/proc/net/*) into lines and
+/// whitespace-separated words (parsing 100,000 lines allocates only the vectors), and
+/// option values into comma-separated items.
 
 #include <string_view>
 #include <vector>
@@ -11,5 +12,8 @@ namespace netdx {
 [[nodiscard]] std::vector<std::string_view> split_lines(std::string_view text);
 /// Words separated by spaces and tabs; empty words are never produced.
 [[nodiscard]] std::vector<std::string_view> split_words(std::string_view line);
+/// Items separated by `separator` ("a,,b" gives "a", "", "b"; "" gives one empty item), so a
+/// caller can name an empty item as the error it is.
+[[nodiscard]] std::vector<std::string_view> split_list(std::string_view text, char separator = ',');
 
 } // namespace netdx
