@@ -113,6 +113,7 @@ Decoded ipv4(const Bytes& b, std::size_t at) {
     d.tcp.src = IpAddress::v4(b.u32(at + 12));
     d.tcp.dst = IpAddress::v4(b.u32(at + 16));
     d.tcp.ip_options = ihl > 20;
+    d.tcp.ip_len = total;
     return tcp(b, at + ihl, static_cast<std::uint32_t>(total - ihl), d);
 }
 
@@ -122,6 +123,7 @@ Decoded ipv6(const Bytes& b, std::size_t at) {
     std::uint32_t payload = b.u16(at + 4); // after the fixed header, extensions included
     std::uint8_t next = b.u8(at + 6);
     Decoded d;
+    d.tcp.ip_len = 40 + payload;
     std::array<std::uint8_t, 16> addr{};
     std::memcpy(addr.data(), b.ptr(at + 8), 16);
     d.tcp.src = IpAddress::v6(addr);

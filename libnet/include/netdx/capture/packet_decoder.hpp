@@ -60,6 +60,7 @@ struct TcpPacket {
     std::uint8_t flags = 0;
     std::uint16_t window = 0;
     std::uint32_t payload = 0; ///< TCP data bytes, from the IP lengths
+    std::uint32_t ip_len = 0;  ///< the IP packet's length (header included), from its header
     bool ip_options = false;   ///< the IPv4 header had options (or IPv6 extension headers)
     TcpOptions options;
 };

@@ -1,0 +1,136 @@
+#pragma once
+/// One TCP connection as netdx-trace sees it on the wire: who opened it, how the handshake
+/// went (timed to the nanosecond, retransmissions counted), how it closed and who closed
+/// first, in Zeek's conn_state/history vocabulary plus what Zeek lacks.
+///
+/// The record is compact (the tracker holds one per open connection; see sizeof in the
+/// tests) and everything derived (conn_state, closer, handshake times) is computed from it
+/// on demand. Times are capture timestamps in ns since the epoch; 0 means "not seen".
+///
+///   originator (side 0)                      responder (side 1)
+///   SYN ------------------------------------>      syn_first .. syn_last (retransmissions)
+///       <------------------------------ SYN/ACK    synack_first .. synack_last
+///   ACK ------------------------------------>      handshake_ack
+///   ...data both ways...                           bytes, packets, retransmits, gaps
+///   FIN ------------------------------------>      fin_ts[closer]
+///       <---------------------------------- FIN    simultaneous when this FIN does not
+///   ACK ------------------------------------>      acknowledge the first one
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include <netdx/capture/conn_state.hpp>
+#include <netdx/inspect/tcp_state.hpp>
+#include <netdx/net/ip_address.hpp>
+#include <netdx/sys/clock.hpp>
+
+namespace netdx::capture {
+
+/// Which side: the originator (sent the first SYN, or the first packet seen midstream) or
+/// the responder.
+enum class Side : std::uint8_t { orig = 0, resp = 1 };
+[[nodiscard]] inline Side other(Side s) {
+    return s == Side::orig ? Side::resp : Side::orig;
+}
+
+/// Who closed first: sent the first FIN. `both` when the FINs crossed (the second FIN does
+/// not acknowledge the first: each side closed before hearing from the other).
+enum class Closer : std::uint8_t { none, orig, resp, both };
+[[nodiscard]] std::string_view closer_name(Closer c); ///< "none", "orig", "resp", "simultaneous"
+
+/// How it ended: FINs both ways, a RST (after a FIN or not), one FIN only, or not at all.
+enum class CloseKind : std::uint8_t { open, fin, half, rst, fin_rst };
+[[nodiscard]] std::string_view
+close_kind_name(CloseKind k); ///< "open", "fin", "half", "rst", "fin+rst"
+
+/// Why the tracker handed the record out.
+enum class EndReason : std::uint8_t {
+    closed,     ///< FINs acknowledged both ways, or a RST (after a short linger)
+    reused,     ///< a new SYN on the same 4-tuple started a new connection
+    capture_end ///< still open when the capture ended
+};
+
+/// Zeek's history letters, one bit each (per side): which have been logged once.
+namespace history_bit {
+inline constexpr std::uint16_t syn = 1, synack = 2, ack = 4, data = 8, fin = 16, rst = 32, gap = 64,
+                               retrans = 128, zero_window = 256, fin_rst = 512, multi_flag = 1024;
+} // namespace history_bit
+
+struct SideState {
+    std::uint64_t bytes = 0;    ///< data bytes in sequence space: a retransmission counts once
+    std::uint64_t ip_bytes = 0; ///< IP lengths summed (Zeek's *_ip_bytes)
+    std::uint32_t packets = 0;
+    std::uint32_t isn = 0;     ///< the SYN's sequence number (the first seen, midstream)
+    std::uint32_t seq_end = 0; ///< the highest sequence number sent + 1
+    std::uint32_t fin_seq = 0; ///< sequence number of the FIN
+    std::uint32_t last_rst_seq = 0;
+    std::uint32_t retransmits = 0; ///< data packets whose bytes had all been seen
+    std::uint16_t zero_windows = 0, gaps = 0;
+    std::uint16_t mss = 0;      ///< from its SYN; 0 when none
+    std::uint8_t wscale = 0xff; ///< from its SYN; 0xff when none
+    std::uint8_t bits = 0;      ///< the flags below
+    ZeekEndpoint zeek = ZeekEndpoint::inactive;
+    TcpState tcp = TcpState::closed; ///< the textbook state inferred from the packets
+    std::uint16_t history_seen = 0;  ///< history_bit: letters already logged
+    Nanos fin_ts = 0;                ///< its first FIN
+    Nanos rst_ts = 0;                ///< its first RST
+
+    static constexpr std::uint8_t seq_known = 1, syn = 2, fin = 4, fin_acked = 8, rst = 16,
+                                  sack = 32, timestamps = 64, data_after_peer_fin = 128;
+    [[nodiscard]] bool has(std::uint8_t b) const { return (bits & b) != 0; }
+};
+
+struct Connection {
+    static constexpr std::size_t kHistoryMax = 15;
+    static constexpr std::size_t kGapsKept = 3;
+
+    std::array<std::array<std::uint8_t, 16>, 2> addr{}; ///< network order; v4 in bytes 0..3
+    std::array<std::uint16_t, 2> port{};
+    bool v6 = false;
+    std::uint8_t flags = 0; ///< the flags below
+    std::uint8_t history_len = 0;
+    EndReason ended = EndReason::capture_end;
+    char letters[kHistoryMax]{}; ///< Zeek's history letters (upper case: originator); see history()
+    std::uint32_t id = 0;        ///< 1, 2, … in order of each connection's first packet
+    Nanos first_ts = 0, last_ts = 0;
+    Nanos syn_first = 0, syn_last = 0;       ///< originator's SYNs (last: before the SYN/ACK)
+    Nanos synack_first = 0, synack_last = 0; ///< responder's SYN/ACKs (last: before the ACK)
+    Nanos handshake_ack = 0;                 ///< originator's ACK of the SYN/ACK
+    std::uint16_t syns = 0, synacks = 0;     ///< SYNs and SYN/ACKs sent, retransmissions included
+    std::array<std::uint32_t, kGapsKept> syn_gap_us{}; ///< first retransmission intervals
+    std::array<SideState, 2> side;
+
+    static constexpr std::uint8_t midstream = 1, flipped = 2, history_truncated = 4, done = 8,
+                                  resp_closed_first = 16, simultaneous = 32;
+    [[nodiscard]] bool has(std::uint8_t f) const { return (flags & f) != 0; }
+
+    [[nodiscard]] IpAddress address(Side s) const;
+    [[nodiscard]] std::uint16_t port_of(Side s) const { return port[static_cast<int>(s)]; }
+    [[nodiscard]] const SideState& of(Side s) const { return side[static_cast<int>(s)]; }
+    [[nodiscard]] SideState& of(Side s) { return side[static_cast<int>(s)]; }
+
+    [[nodiscard]] std::string_view history() const { return {letters, history_len}; }
+    [[nodiscard]] ConnState state() const;
+    [[nodiscard]] Closer closer() const;
+    /// Who ends in TIME_WAIT: the closer (both when simultaneous); none after a RST.
+    [[nodiscard]] Closer time_wait_side() const;
+    [[nodiscard]] CloseKind close_kind() const;
+    /// Which sides sent a RST (orig, resp, both) and none.
+    [[nodiscard]] Closer rst_by() const;
+    /// One side closed, the other then went on sending data: from the first FIN until the
+    /// second FIN, a RST, or the last packet. 0 when it was not a half-close.
+    [[nodiscard]] Nanos half_close_ns() const;
+    [[nodiscard]] Nanos duration_ns() const { return last_ts - first_ts; }
+
+    /// Handshake timing. `from_last_syn`: measured from the last SYN before the SYN/ACK
+    /// (the attempt that was answered) instead of the first. 0 when not seen.
+    [[nodiscard]] Nanos syn_to_synack(bool from_last_syn) const;
+    [[nodiscard]] Nanos synack_to_ack() const;
+    [[nodiscard]] Nanos handshake_ns(bool from_last_syn) const;
+    [[nodiscard]] bool handshake_complete() const { return handshake_ack != 0; }
+    [[nodiscard]] unsigned syn_retransmits() const { return syns > 1 ? syns - 1u : 0u; }
+    [[nodiscard]] unsigned synack_retransmits() const { return synacks > 1 ? synacks - 1u : 0u; }
+};
+
+} // namespace netdx::capture

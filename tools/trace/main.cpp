@@ -1,0 +1,443 @@
+// netdx-trace: every TCP connection in a capture (or live), how it opened and closed, who
+// closed first, what was reset — Zeek's conn_state and history, plus handshake timing,
+// retransmissions and the closer, streamed as each connection ends.
+#include <algorithm>
+#include <cerrno>
+#include <grp.h>
+#include <iostream>
+#include <map>
+#include <pwd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <netdx/capture/connection_tracker.hpp>
+#include <netdx/capture/packet_decoder.hpp>
+#include <netdx/capture/packet_source.hpp>
+#include <netdx/report/result.hpp>
+#include <netdx/report/units.hpp>
+#include <netdx/sys/parse_error.hpp>
+#include <netdx/version.hpp>
+
+#include "cli.hpp"
+#include "interrupt.hpp"
+#include "ladder.hpp"
+#include "record.hpp"
+#include "summary.hpp"
+
+namespace {
+
+using namespace netdx;
+using namespace netdx::trace;
+using netdx::capture::Connection;
+
+const cli::ToolInfo kInfo{
+    .name = "netdx-trace",
+    .summary = "TCP handshakes and teardowns from a capture or live: Zeek conn_state and history, "
+               "handshake times, who closed first, who reset",
+    .metrics = trace_metrics(),
+    .ndjson = true,
+    .csv = true,
+    .subcommands = {},
+    .delegate_prefix = {},
+    .fail_if_example = "rst>0",
+};
+
+struct Options {
+    cli::CommonOptions common;
+    std::string read_file;
+    std::string interface;
+    std::vector<std::string> filter;
+    std::uint64_t count = 0;
+    Nanos duration = 0;
+    std::string write_file;
+    std::string user;
+    bool zeek = false;
+    std::uint64_t top = 20;
+    bool ladder_given = false;
+    std::string ladder;
+    std::uint64_t ladder_max = 10;
+    std::uint64_t ladder_packets = 200;
+    Nanos linger = kNanosPerSecond;
+    std::uint64_t snaplen = 256;
+    bool promiscuous = false;
+};
+
+void setup(CLI::App& app, Options& o) {
+    cli::add_common_options(app, o.common, kInfo);
+    cli::mark_file(app.add_option("-r,--read", o.read_file,
+                                  "Read packets from a capture file (pcap or pcapng; - for stdin)")
+                       ->type_name("FILE"));
+    app.add_option("-i,--interface", o.interface, "Capture live on this interface (lo, eth0, any)")
+        ->type_name("IFACE");
+    cli::add_count(app, "-c,--count", o.count, "Stop after this many packets");
+    cli::add_duration(app, "-d,--duration", o.duration,
+                      "Stop after this long (live: wall clock; file: capture time)");
+    cli::mark_file(
+        app.add_option("-w,--write", o.write_file, "Also write the packets read to this pcap file")
+            ->type_name("FILE"));
+    app.add_option("-Z,--user", o.user,
+                   "After opening the interface, drop root privileges to this user")
+        ->type_name("USER");
+    app.add_flag("--zeek", o.zeek, "Zeek conn.log (TSV), one line per connection as it ends");
+    cli::add_count(app, "--top", o.top,
+                   "Connections listed in the table (0: all; default 20; JSON, NDJSON, CSV "
+                   "and --zeek list every one)");
+    app.add_option("--ladder", o.ladder,
+                   "Draw the packets of chosen connections as a ladder. FILTER (comma-"
+                   "separated): #N, PORT, ADDR, ADDR:PORT, a state (REJ), rst, retransmission; "
+                   "one kind's terms are alternatives, kinds must all match; none: all. "
+                   "Write --ladder=FILTER")
+        ->expected(0, 1)
+        ->type_name("[FILTER]");
+    cli::add_count(app, "--ladder-max", o.ladder_max,
+                   "Ladders drawn at most (0: no limit; default 10)");
+    cli::add_count(app, "--ladder-packets", o.ladder_packets,
+                   "Packets drawn per ladder; the rest are counted (default 200)");
+    cli::add_duration(app, "--linger", o.linger,
+                      "Keep a closed connection this long for late packets before reporting "
+                      "it (default 1s)");
+    cli::add_count(app, "-s,--snaplen", o.snaplen,
+                   "Live: bytes captured per packet (default 256: headers only)");
+    app.add_flag("-p,--promiscuous", o.promiscuous, "Live: promiscuous mode");
+    app.add_option("filter", o.filter,
+                   "BPF filter expression, as for tcpdump (port 8080 and host ::1)")
+        ->type_name("EXPRESSION");
+}
+
+/// Buffered stdout for the streamed formats.
+class Out {
+public:
+    void add(std::string_view s) {
+        buf_ += s;
+        if (buf_.size() >= (1u << 20)) flush();
+    }
+    void flush() {
+        if (buf_.empty()) return;
+        cli::write_stdout(buf_);
+        buf_.clear();
+    }
+
+private:
+    std::string buf_;
+};
+
+nlohmann::json record_json(const Row& row) {
+    nlohmann::json j = nlohmann::json::object();
+    const auto& f = connection_fields();
+    for (std::size_t i = 0; i < f.size(); ++i)
+        j[f[i].key] = to_json(row[i].value);
+    return j;
+}
+
+std::string csv_line(const Row& row) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+        if (i) line += ',';
+        if (!std::holds_alternative<std::monostate>(row[i].value))
+            line +=
+                csv_escape(to_json(row[i].value).is_string() ? std::get<std::string>(row[i].value)
+                                                             : to_json(row[i].value).dump());
+    }
+    return line + "\n";
+}
+
+void drop_privileges(const std::string& user) {
+    errno = 0;
+    const passwd* pw = ::getpwnam(user.c_str());
+    if (!pw)
+        throw ParseError(errno ? fmt::format("-Z {}: {}", user, std::strerror(errno))
+                               : fmt::format("unknown user '{}' in -Z {}", user, user));
+    if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 ||
+        ::setuid(pw->pw_uid) != 0)
+        throw std::system_error(errno, std::generic_category(), "drop privileges to user " + user);
+}
+
+std::uint64_t peak_rss_bytes() {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    return static_cast<std::uint64_t>(ru.ru_maxrss) * 1024;
+}
+
+int capture_error_exit(const capture::CaptureError& e, const Options& o) {
+    using K = capture::CaptureError::Kind;
+    std::string msg = e.what();
+    if (e.kind() == K::permission)
+        msg += fmt::format("\n  capturing on {} needs CAP_NET_RAW{} (run as root, or grant it: "
+                           "setcap cap_net_raw{}=eip $(command -v netdx-trace))",
+                           o.interface, o.promiscuous ? " and CAP_NET_ADMIN" : "",
+                           o.promiscuous ? ",cap_net_admin" : "");
+    std::cerr << "netdx-trace: " << msg << '\n';
+    switch (e.kind()) {
+    case K::permission:
+        return to_int(ExitCode::no_permission);
+    case K::no_such_device:
+        return to_int(ExitCode::unavailable);
+    case K::bad_input:
+        return to_int(ExitCode::usage);
+    case K::other:
+        break;
+    }
+    return to_int(ExitCode::system);
+}
+
+int run(const Options& o) {
+    cli::install_interrupt_handlers();
+    if (o.read_file.empty() == o.interface.empty())
+        throw ParseError(o.read_file.empty() ? "give -r FILE (a capture) or -i IFACE (live)"
+                                             : "-r and -i cannot be used together");
+    if (!o.user.empty() && o.interface.empty()) throw ParseError("-Z only applies with -i");
+    const bool streaming = o.common.format != Format::table || o.zeek;
+    if (o.zeek && o.common.format != Format::table)
+        throw ParseError("--zeek is its own format: drop --json, --ndjson or --csv");
+    const bool ladder = o.ladder_given;
+    if (ladder && streaming) throw ParseError("--ladder draws for people: drop the machine format");
+    const auto ladder_filter = ladder ? LadderFilter::parse(o.ladder) : LadderFilter{};
+    std::string filter;
+    for (const auto& w : o.filter)
+        filter += (filter.empty() ? "" : " ") + w;
+
+    std::optional<capture::PacketSource> src;
+    try {
+        if (!o.read_file.empty()) {
+            src.emplace(capture::PacketSource::open_file(o.read_file));
+        } else {
+            capture::LiveOptions lo;
+            lo.interface = o.interface;
+            lo.snaplen = static_cast<int>(std::clamp<std::uint64_t>(o.snaplen, 64, 262144));
+            lo.promiscuous = o.promiscuous;
+            src.emplace(capture::PacketSource::open_live(lo));
+        }
+        if (!filter.empty()) src->set_filter(filter);
+        if (!o.write_file.empty()) src->dump_to(o.write_file);
+    } catch (const capture::CaptureError& e) {
+        return capture_error_exit(e, o);
+    }
+    if (!o.user.empty()) drop_privileges(o.user);
+    const int dlt = src->link_type();
+    if (!capture::link_type_supported(dlt)) {
+        std::cerr << fmt::format("netdx-trace: link type {} ({}) is not supported (supported: "
+                                 "EN10MB, LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4, IPV6)\n",
+                                 src->link_type_name(), dlt);
+        return to_int(ExitCode::usage);
+    }
+
+    Out out;
+    Summary summary;
+    Nanos origin = 0;
+    std::vector<std::pair<std::uint32_t, Row>> table; // the --top lowest connection numbers
+    std::uint64_t listed = 0;
+    LadderRecorder ladders(ladder_filter, o.ladder_max, o.ladder_packets);
+    bool json_first = true;
+    if (o.common.format == Format::json)
+        out.add("{\"connections\":[\n"); // the summary's members follow the array
+    if (o.common.format == Format::csv) {
+        std::string head;
+        for (const auto& f : connection_fields())
+            head += (head.empty() ? "" : ",") + f.key;
+        out.add(head + "\n");
+    }
+    auto sink = [&](const Connection& c) {
+        summary.add(c);
+        if (ladder) {
+            out.add(ladders.on_end(c));
+            out.flush();
+        }
+        if (o.zeek) {
+            out.add(zeek_line(c));
+        } else if (o.common.format == Format::table) {
+            if (o.top == 0 || table.size() < o.top) {
+                table.emplace_back(c.id, connection_row(c, origin));
+                std::push_heap(table.begin(), table.end(),
+                               [](const auto& a, const auto& b) { return a.first < b.first; });
+            } else if (c.id < table.front().first) {
+                std::pop_heap(table.begin(), table.end(),
+                              [](const auto& a, const auto& b) { return a.first < b.first; });
+                table.back() = {c.id, connection_row(c, origin)};
+                std::push_heap(table.begin(), table.end(),
+                               [](const auto& a, const auto& b) { return a.first < b.first; });
+            }
+            ++listed;
+        } else if (o.common.format == Format::csv) {
+            out.add(csv_line(connection_row(c, origin)));
+        } else {
+            auto j = record_json(connection_row(c, origin));
+            if (o.common.format == Format::ndjson) {
+                j["type"] = "connection";
+                out.add(j.dump() + "\n");
+            } else {
+                out.add((json_first ? "" : ",\n") + j.dump());
+                json_first = false;
+            }
+        }
+        if (src->live()) out.flush(); // a live stream shows each connection as it ends
+    };
+    capture::TrackerOptions topt;
+    topt.linger = o.linger;
+    capture::ConnectionTracker tracker(sink, topt);
+    if (ladder)
+        tracker.set_observer(
+            [&](const Connection& c, const capture::TcpPacket& p, Nanos ts,
+                const capture::PacketEvent& ev) { ladders.on_packet(c, p, ts, ev); });
+
+    std::array<std::uint64_t, capture::kSkipReasons> skipped{};
+    std::uint64_t frames = 0, tcp = 0;
+    std::string read_error;
+    Nanos first_ts = 0, last_ts = 0;
+    const Nanos wall_start = monotonic_ns();
+    bool zeek_open = false;
+    capture::Frame frame;
+    for (;;) {
+        if (cli::interrupted()) break;
+        if (o.duration > 0 && src->live() && monotonic_ns() - wall_start >= o.duration) break;
+        const auto r = src->next(frame);
+        if (r == capture::PacketSource::Next::end) break;
+        if (r == capture::PacketSource::Next::error) {
+            read_error = src->error();
+            break;
+        }
+        if (r == capture::PacketSource::Next::timeout) {
+            tracker.expire(realtime_ns() - o.linger);
+            out.flush();
+            continue;
+        }
+        if (frames == 0) {
+            first_ts = origin = frame.timestamp;
+            if (o.zeek) {
+                out.add(zeek_header(first_ts));
+                zeek_open = true;
+            }
+        }
+        if (o.duration > 0 && !src->live() && frame.timestamp - first_ts >= o.duration) break;
+        ++frames;
+        last_ts = std::max(last_ts, frame.timestamp);
+        const auto d = capture::decode_frame(dlt, frame.data);
+        if (d.skip != capture::Skip::none) {
+            ++skipped[static_cast<std::size_t>(d.skip)];
+        } else {
+            ++tcp;
+            tracker.add(frame.timestamp, d.tcp);
+        }
+        if (o.count > 0 && frames >= o.count) break;
+    }
+    const Nanos wall = monotonic_ns() - wall_start;
+    const auto cstats = src->live() ? src->stats() : capture::CaptureStats{};
+    tracker.finish();
+    const auto& ts = tracker.stats();
+
+    Report report;
+    report.tool = kInfo.name;
+    report.version = kVersion;
+    report.interrupted = cli::interrupted();
+    std::map<std::string, double> metrics;
+    if (o.common.format == Format::table && !table.empty()) {
+        std::sort(table.begin(), table.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        auto& sec = report.section("connections", "Connections", Section::Kind::table);
+        sec.fields = connection_fields();
+        for (auto& [id, row] : table)
+            sec.add_row(std::move(row));
+        if (listed > table.size())
+            report.notes.push_back(fmt::format("{} of {} connections listed (--top 0 lists every "
+                                               "one; --json, --csv and --zeek stream them all)",
+                                               format_count(table.size()), format_count(listed)));
+    }
+    summary.to_report(report, metrics);
+
+    std::uint64_t skipped_total = 0;
+    for (auto n : skipped)
+        skipped_total += n;
+    auto& cap = report.section("capture", "Capture", Section::Kind::record);
+    cap.add({"source", "source", Unit::none},
+            Cell(o.read_file.empty() ? "live on " + o.interface : o.read_file));
+    cap.add({"link_type", "link type", Unit::none}, Cell(src->link_type_name()));
+    cap.add({"timestamps", "timestamps", Unit::none},
+            Cell(std::string(src->nanosecond() ? "ns" : "us")));
+    cap.add({"frames", "frames read", Unit::count}, Cell(frames));
+    cap.add({"tcp_packets", "TCP packets", Unit::count}, Cell(tcp));
+    cap.add({"skipped", "skipped", Unit::count}, Cell(skipped_total));
+    cap.add({"span_ns", "capture span", Unit::ns},
+            Cell(static_cast<std::uint64_t>(std::max<Nanos>(0, last_ts - first_ts))));
+    cap.add({"elapsed_ns", "read in", Unit::ns}, Cell(static_cast<std::uint64_t>(wall)));
+    cap.add({"packets_per_s", "rate", Unit::per_second},
+            Cell(wall > 0 ? static_cast<double>(frames) * 1e9 / static_cast<double>(wall) : 0.0));
+    cap.add({"peak_open", "most open at once", Unit::count}, Cell(ts.peak_open));
+    cap.add({"tracker_bytes", "tracker memory (peak)", Unit::bytes},
+            Cell(static_cast<std::uint64_t>(ts.peak_memory_bytes)));
+    cap.add({"peak_rss_bytes", "peak RSS", Unit::bytes}, Cell(peak_rss_bytes()));
+    if (src->live()) {
+        cap.add({"kernel_received", "kernel received", Unit::count}, Cell(cstats.received));
+        cap.add({"kernel_dropped", "kernel dropped", Unit::count}, Cell(cstats.dropped));
+        cap.add({"if_dropped", "interface dropped", Unit::count}, Cell(cstats.if_dropped));
+        metrics["dropped"] = static_cast<double>(cstats.dropped + cstats.if_dropped);
+        if (cstats.dropped + cstats.if_dropped > 0)
+            report.notes.push_back(fmt::format(
+                "the kernel dropped {} packets: counts may be short (a bigger buffer or a "
+                "narrower filter helps)",
+                format_count(cstats.dropped + cstats.if_dropped)));
+    } else {
+        metrics["dropped"] = 0;
+    }
+    metrics["skipped"] = static_cast<double>(skipped_total);
+    if (skipped_total > 0) {
+        auto& sk = report.section("skipped", "Frames skipped", Section::Kind::table);
+        sk.fields = {{"reason", "reason", Unit::none}, {"count", "count", Unit::count}};
+        for (std::size_t i = 1; i < skipped.size(); ++i)
+            if (skipped[i] > 0)
+                sk.add_row({Cell(std::string(capture::skip_name(static_cast<capture::Skip>(i)))),
+                            Cell(skipped[i])});
+    }
+    if (!read_error.empty())
+        report.notes.push_back(
+            fmt::format("reading stopped after {} frames: {}", format_count(frames), read_error));
+    if (ts.out_of_order_time > 0)
+        report.notes.push_back(fmt::format("{} packets had a timestamp before the previous one",
+                                           format_count(ts.out_of_order_time)));
+    if (ladder && ladders.drawn() == 0) report.notes.push_back("no connection matched --ladder");
+    report.checks = evaluate(o.common.checks, metrics);
+    report.primary = "connections";
+
+    if (!streaming) {
+        out.flush();
+        return cli::emit(report, o.common);
+    }
+    if (o.zeek) {
+        if (!zeek_open) out.add(zeek_header(realtime_ns()));
+        out.add(zeek_footer(realtime_ns()));
+    } else if (o.common.format == Format::ndjson) {
+        auto j = report_to_json(report);
+        j["type"] = "summary";
+        out.add(j.dump() + "\n");
+    } else if (o.common.format == Format::json) {
+        const auto rest = report_to_json(report).dump();
+        out.add("\n],");
+        out.add(std::string_view(rest).substr(1)); // the summary's members after "connections"
+        out.add("\n");
+    }
+    out.flush();
+    // CSV and Zeek carry only connections: notes and failed checks go to stderr.
+    if (o.zeek || o.common.format == Format::csv) {
+        for (const auto& n : report.notes)
+            cli::warn(o.common, kInfo.name, n);
+        for (const auto& c : report.checks)
+            if (c.failed) std::cerr << "netdx-trace: check failed: " << c.threshold.text << '\n';
+    }
+    if (report.interrupted) return to_int(ExitCode::interrupted);
+    return report.any_check_failed() ? to_int(ExitCode::check_failed) : 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    return cli::run_main(
+        argc, argv, kInfo,
+        [&](CLI::App& app) {
+            setup(app, o);
+            app.callback([&] { o.ladder_given = app.count("--ladder") > 0; });
+        },
+        [&] { return run(o); });
+}

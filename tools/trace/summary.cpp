@@ -1,0 +1,158 @@
+#include "summary.hpp"
+
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace netdx::trace {
+
+using capture::Closer;
+using capture::Connection;
+using capture::ConnState;
+
+namespace {
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& ch : out)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return out;
+}
+
+} // namespace
+
+void Summary::add(const Connection& c) {
+    ++connections;
+    ++by_state[static_cast<std::size_t>(c.state())];
+    ++by_closer[static_cast<std::size_t>(c.closer())];
+    ++time_wait[static_cast<std::size_t>(c.time_wait_side())];
+    if (c.syn_retransmits() > 0) ++syn_retransmitted;
+    syn_retransmissions += c.syn_retransmits();
+    synack_retransmissions += c.synack_retransmits();
+    data_retransmissions += c.side[0].retransmits + c.side[1].retransmits;
+    const auto rst = c.rst_by();
+    if (rst != Closer::none) ++reset;
+    if (rst == Closer::orig || rst == Closer::both) ++rst_by_orig;
+    if (rst == Closer::resp || rst == Closer::both) ++rst_by_resp;
+    if (c.ended == capture::EndReason::capture_end) ++open_at_end;
+    if (c.ended == capture::EndReason::reused) ++reused;
+    if (c.has(Connection::midstream)) ++midstream;
+    if (c.half_close_ns() > 0) ++half_closed;
+    if (const auto h = c.handshake_ns(true); h > 0) {
+        handshake.record(static_cast<std::uint64_t>(h));
+        handshake_first.record(static_cast<std::uint64_t>(c.handshake_ns(false)));
+    }
+    if (const auto h = c.syn_to_synack(true); h > 0)
+        syn_synack.record(static_cast<std::uint64_t>(h));
+    if (const auto h = c.synack_to_ack(); h > 0) synack_ack.record(static_cast<std::uint64_t>(h));
+}
+
+std::vector<MetricInfo> trace_metrics() {
+    std::vector<MetricInfo> m{
+        {"connections", Unit::count, "connections seen"},
+        {"rst", Unit::count, "connections with a RST from either side"},
+        {"refused", Unit::count, "connection attempts rejected (conn_state REJ)"},
+        {"open", Unit::count, "connections still open when the capture ended"},
+        {"syn_retransmissions", Unit::count, "SYNs sent again"},
+        {"synack_retransmissions", Unit::count, "SYN/ACKs sent again"},
+        {"data_retransmissions", Unit::count, "data packets sent again"},
+        {"half_closed", Unit::count, "connections where data flowed after one side's FIN"},
+        {"simultaneous", Unit::count, "connections whose FINs crossed"},
+        {"handshake_p50", Unit::ns, "median handshake, last SYN to ACK"},
+        {"handshake_p90", Unit::ns, "90th percentile handshake"},
+        {"handshake_p99", Unit::ns, "99th percentile handshake"},
+        {"handshake_max", Unit::ns, "longest handshake"},
+        {"skipped", Unit::count, "frames that were not TCP or could not be decoded"},
+        {"dropped", Unit::count, "packets the kernel dropped (live capture)"},
+    };
+    for (std::size_t i = 0; i < capture::kConnStates; ++i) {
+        const auto s = static_cast<ConnState>(i);
+        m.push_back(
+            {lower(conn_state_name(s)), Unit::count,
+             fmt::format("connections in {} ({})", conn_state_name(s), conn_state_meaning(s))});
+    }
+    return m;
+}
+
+void Summary::to_report(Report& report, std::map<std::string, double>& metrics) const {
+    auto& states =
+        report.section("states", "Connections by state (Zeek conn_state)", Section::Kind::table);
+    states.fields = {{"state", "state", Unit::none},
+                     {"count", "count", Unit::count},
+                     {"meaning", "meaning", Unit::none}};
+    for (std::size_t i = 0; i < capture::kConnStates; ++i) {
+        const auto s = static_cast<ConnState>(i);
+        metrics[lower(conn_state_name(s))] = static_cast<double>(by_state[i]);
+        if (by_state[i] == 0) continue;
+        const bool bad = s == ConnState::REJ || s == ConnState::RSTO || s == ConnState::RSTR ||
+                         s == ConnState::RSTOS0 || s == ConnState::RSTRH;
+        states.add_row({Cell(std::string(conn_state_name(s)), bad ? Style::warn : Style::plain),
+                        Cell(by_state[i]), Cell(std::string(conn_state_meaning(s)))});
+    }
+    states.add_row({Cell(std::string("total")), Cell(connections), Cell(std::string())});
+
+    auto& closers = report.section("closers", "Who closed first", Section::Kind::table);
+    closers.fields = {{"closer", "closer", Unit::none},
+                      {"count", "count", Unit::count},
+                      {"time_wait", "holds TIME_WAIT", Unit::count}};
+    for (const auto c : {Closer::orig, Closer::resp, Closer::both, Closer::none}) {
+        const auto i = static_cast<std::size_t>(c);
+        if (by_closer[i] == 0 && c != Closer::none) continue;
+        closers.add_row({Cell(std::string(closer_name(c))), Cell(by_closer[i]),
+                         c == Closer::none ? Cell(Value{}) : Cell(time_wait[i])});
+    }
+
+    auto& hs = report.section("handshake", "Handshake (last SYN to ACK)", Section::Kind::record);
+    hs.add({"count", "handshakes", Unit::count}, Cell(handshake.count()));
+    auto pct = [&](const char* key, const char* title, const Histogram& h, double p,
+                   const char* metric) {
+        if (h.empty()) {
+            hs.add({key, title, Unit::ns}, Cell(Value{}));
+            return;
+        }
+        const auto v = p >= 100 ? h.max() : h.percentile(p);
+        hs.add({key, title, Unit::ns}, Cell(v));
+        if (metric) metrics[metric] = static_cast<double>(v);
+    };
+    pct("p50_ns", "p50", handshake, 50, "handshake_p50");
+    pct("p90_ns", "p90", handshake, 90, "handshake_p90");
+    pct("p99_ns", "p99", handshake, 99, "handshake_p99");
+    pct("max_ns", "max", handshake, 100, "handshake_max");
+    pct("syn_synack_p50_ns", "SYN to SYN/ACK p50", syn_synack, 50, nullptr);
+    pct("synack_ack_p50_ns", "SYN/ACK to ACK p50", synack_ack, 50, nullptr);
+    if (syn_retransmitted > 0) {
+        pct("first_syn_p50_ns", "from the first SYN p50", handshake_first, 50, nullptr);
+        pct("first_syn_max_ns", "from the first SYN max", handshake_first, 100, nullptr);
+    }
+
+    auto& ev =
+        report.section("events", "Retransmissions, resets, leftovers", Section::Kind::record);
+    ev.add({"syn_retransmissions", "SYN retransmissions", Unit::count}, Cell(syn_retransmissions));
+    ev.add({"syn_retransmitted", "connections with a SYN sent again", Unit::count},
+           Cell(syn_retransmitted));
+    ev.add({"synack_retransmissions", "SYN/ACK retransmissions", Unit::count},
+           Cell(synack_retransmissions));
+    ev.add({"data_retransmissions", "data retransmissions", Unit::count},
+           Cell(data_retransmissions));
+    ev.add({"refused", "refused (REJ)", Unit::count},
+           Cell(by_state[static_cast<int>(ConnState::REJ)]));
+    ev.add({"reset", "reset (any RST)", Unit::count}, Cell(reset));
+    ev.add({"rst_by_orig", "RST from the originator", Unit::count}, Cell(rst_by_orig));
+    ev.add({"rst_by_resp", "RST from the responder", Unit::count}, Cell(rst_by_resp));
+    ev.add({"half_closed", "half-closed (data after a FIN)", Unit::count}, Cell(half_closed));
+    ev.add({"open_at_end", "still open at the end", Unit::count}, Cell(open_at_end));
+    ev.add({"reused", "4-tuples reused by a new SYN", Unit::count}, Cell(reused));
+    ev.add({"midstream", "joined midstream (no SYN seen)", Unit::count}, Cell(midstream));
+
+    metrics["connections"] = static_cast<double>(connections);
+    metrics["rst"] = static_cast<double>(reset);
+    metrics["refused"] = static_cast<double>(by_state[static_cast<int>(ConnState::REJ)]);
+    metrics["open"] = static_cast<double>(open_at_end);
+    metrics["syn_retransmissions"] = static_cast<double>(syn_retransmissions);
+    metrics["synack_retransmissions"] = static_cast<double>(synack_retransmissions);
+    metrics["data_retransmissions"] = static_cast<double>(data_retransmissions);
+    metrics["half_closed"] = static_cast<double>(half_closed);
+    metrics["simultaneous"] = static_cast<double>(by_closer[static_cast<int>(Closer::both)]);
+}
+
+} // namespace netdx::trace
