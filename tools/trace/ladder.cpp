@@ -267,9 +267,9 @@ std::string LadderRecorder::on_end(const Connection& c) {
         const auto& l = labels[i];
         std::string arrow;
         if (s.from == Side::orig)
-            arrow = "-- " + l + " " + std::string(mid - l.size() - 4, '-') + ">";
+            arrow = "-- " + l + " " + std::string(mid - l.size() - 5, '-') + ">";
         else
-            arrow = "<" + std::string(mid - l.size() - 4, '-') + " " + l + " --";
+            arrow = "<" + std::string(mid - l.size() - 5, '-') + " " + l + " --";
         const std::string delta =
             i == 0 ? "" : "+" + format_duration(static_cast<double>(s.ts - prev));
         out += fmt::format("{:<{}} {:<{}} {:<{}}  {}  {}\n", time_text(s.ts - c.first_ts), tw,

@@ -384,11 +384,15 @@ int run(const Options& o) {
     metrics["skipped"] = static_cast<double>(skipped_total);
     if (skipped_total > 0) {
         auto& sk = report.section("skipped", "Frames skipped", Section::Kind::table);
-        sk.fields = {{"reason", "reason", Unit::none}, {"count", "count", Unit::count}};
-        for (std::size_t i = 1; i < skipped.size(); ++i)
+        sk.fields = {{"reason", "reason", Unit::none, false, true},
+                     {"what", "reason", Unit::none},
+                     {"count", "count", Unit::count}};
+        for (std::size_t i = 1; i < skipped.size(); ++i) {
+            const auto why = static_cast<capture::Skip>(i);
             if (skipped[i] > 0)
-                sk.add_row({Cell(std::string(capture::skip_name(static_cast<capture::Skip>(i)))),
-                            Cell(skipped[i])});
+                sk.add_row({Cell(std::string(capture::skip_key(why))),
+                            Cell(std::string(capture::skip_name(why))), Cell(skipped[i])});
+        }
     }
     if (!read_error.empty())
         report.notes.push_back(
@@ -400,9 +404,13 @@ int run(const Options& o) {
     report.checks = evaluate(o.common.checks, metrics);
     report.primary = "connections";
 
+    // A capture that cannot be read to its end is bad input: report what was read, then
+    // say so in the exit status too (a cut-short file in CI must not pass as complete).
+    const int read_failed = read_error.empty() ? 0 : to_int(ExitCode::usage);
     if (!streaming) {
         out.flush();
-        return cli::emit(report, o.common);
+        const int code = cli::emit(report, o.common);
+        return code == 0 ? read_failed : code;
     }
     if (o.zeek) {
         if (!zeek_open) out.add(zeek_header(realtime_ns()));
@@ -426,7 +434,7 @@ int run(const Options& o) {
             if (c.failed) std::cerr << "netdx-trace: check failed: " << c.threshold.text << '\n';
     }
     if (report.interrupted) return to_int(ExitCode::interrupted);
-    return report.any_check_failed() ? to_int(ExitCode::check_failed) : 0;
+    return report.any_check_failed() ? to_int(ExitCode::check_failed) : read_failed;
 }
 
 } // namespace

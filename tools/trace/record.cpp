@@ -120,8 +120,8 @@ Row connection_row(const Connection& c, Nanos origin) {
     const auto& o = c.of(Side::orig);
     const auto& r = c.of(Side::resp);
     Nanos rst = 0;
-    for (const auto& s : c.side)
-        if (s.has(SideState::rst) && (rst == 0 || s.rst_ts < rst)) rst = s.rst_ts;
+    for (const auto s : {Side::orig, Side::resp})
+        if (c.of(s).has(SideState::rst) && (rst == 0 || c.rst_ts(s) < rst)) rst = c.rst_ts(s);
     const Nanos first_syn = c.handshake_ns(false);
     const bool both = o.has(SideState::syn) && r.has(SideState::syn);
     return Row{

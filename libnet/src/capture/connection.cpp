@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <netdx/capture/connection.hpp>
 
 namespace netdx::capture {
@@ -30,6 +32,47 @@ std::string_view close_kind_name(CloseKind k) {
         return "fin+rst";
     }
     return "open";
+}
+
+std::uint32_t encode_span(Nanos d) {
+    if (d <= 0) return 0;
+    if (d < (Nanos{1} << 31)) return static_cast<std::uint32_t>(d);
+    const Nanos us = std::min<Nanos>(d / kNanosPerMicro, 0x7fffffff);
+    return 0x80000000u | static_cast<std::uint32_t>(us);
+}
+
+Nanos decode_span(std::uint32_t v) {
+    return (v & 0x80000000u) ? Nanos{v & 0x7fffffffu} * kNanosPerMicro : Nanos{v};
+}
+
+Nanos Connection::syn_first_ts() const {
+    return syns ? first_ts + decode_span(syn_first_off) : 0;
+}
+
+Nanos Connection::syn_last_ts() const {
+    return syns ? syn_first_ts() + decode_span(syn_last_off) : 0;
+}
+
+Nanos Connection::synack_first_ts() const {
+    if (!synacks) return 0;
+    const Nanos base = has(synack_before_syn) ? first_ts : syn_last_ts();
+    return base + decode_span(synack_first_off);
+}
+
+Nanos Connection::synack_last_ts() const {
+    return synacks ? synack_first_ts() + decode_span(synack_last_off) : 0;
+}
+
+Nanos Connection::handshake_ack_ts() const {
+    return has(handshake_acked) ? synack_last_ts() + decode_span(ack_off) : 0;
+}
+
+Nanos Connection::fin_ts(Side s) const {
+    return of(s).has(SideState::fin) ? first_ts + decode_span(of(s).fin_off) : 0;
+}
+
+Nanos Connection::rst_ts(Side s) const {
+    return of(s).has(SideState::rst) ? first_ts + decode_span(of(s).rst_off) : 0;
 }
 
 IpAddress Connection::address(Side s) const {
@@ -78,31 +121,28 @@ CloseKind Connection::close_kind() const {
 Nanos Connection::half_close_ns() const {
     const auto c = closer();
     if (c != Closer::orig && c != Closer::resp) return 0;
-    const auto& closer_side = of(c == Closer::orig ? Side::orig : Side::resp);
-    const auto& other_side = of(c == Closer::orig ? Side::resp : Side::orig);
-    if (!other_side.has(SideState::data_after_peer_fin)) return 0;
+    const Side cs = c == Closer::orig ? Side::orig : Side::resp;
+    if (!of(other(cs)).has(SideState::data_after_peer_fin)) return 0;
     Nanos end = last_ts;
-    if (other_side.has(SideState::fin)) end = other_side.fin_ts;
-    for (const auto& s : side)
-        if (s.has(SideState::rst) && s.rst_ts < end) end = s.rst_ts;
-    return end > closer_side.fin_ts ? end - closer_side.fin_ts : 0;
+    if (of(other(cs)).has(SideState::fin)) end = fin_ts(other(cs));
+    for (const auto s : {Side::orig, Side::resp})
+        if (of(s).has(SideState::rst)) end = std::min(end, rst_ts(s));
+    const Nanos start = fin_ts(cs);
+    return end > start ? end - start : 0;
 }
 
 Nanos Connection::syn_to_synack(bool from_last_syn) const {
-    const Nanos syn = from_last_syn ? syn_last : syn_first;
-    if (syn == 0 || synack_first == 0 || synack_first < syn) return 0;
-    return synack_first - syn;
+    if (!syns || !synacks || has(synack_before_syn)) return 0;
+    return synack_first_ts() - (from_last_syn ? syn_last_ts() : syn_first_ts());
 }
 
 Nanos Connection::synack_to_ack() const {
-    if (synack_last == 0 || handshake_ack == 0 || handshake_ack < synack_last) return 0;
-    return handshake_ack - synack_last;
+    return has(handshake_acked) ? decode_span(ack_off) : 0;
 }
 
 Nanos Connection::handshake_ns(bool from_last_syn) const {
-    const Nanos syn = from_last_syn ? syn_last : syn_first;
-    if (syn == 0 || handshake_ack == 0 || handshake_ack < syn) return 0;
-    return handshake_ack - syn;
+    if (!syns || !has(handshake_acked) || has(synack_before_syn)) return 0;
+    return handshake_ack_ts() - (from_last_syn ? syn_last_ts() : syn_first_ts());
 }
 
 } // namespace netdx::capture

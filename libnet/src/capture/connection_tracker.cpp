@@ -49,7 +49,7 @@ void add_letter(Connection& c, Side s, char upper) {
 }
 
 /// Logs `letter` the first time; returns whether it had been logged before.
-bool check_history(Connection& c, Side s, std::uint16_t bit, char letter) {
+bool check_history(Connection& c, Side s, std::uint8_t bit, char letter) {
     auto& e = c.of(s);
     if ((e.history_seen & bit) != 0) return true;
     e.history_seen |= bit;
@@ -86,7 +86,7 @@ void update_history(Connection& c, Side s, const TcpPacket& p) {
     if (bits == 1) {
         if (p.flags & syn) {
             const bool synack = (p.flags & ack) != 0;
-            const auto bit = synack ? history_bit::synack : history_bit::syn;
+            const std::uint8_t bit = synack ? history_bit::synack : history_bit::syn;
             if (check_history(c, s, bit, synack ? 'H' : 'S') && p.seq != e.isn)
                 add_letter(c, s, synack ? 'H' : 'S');
         }
@@ -434,17 +434,24 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
         if (o.ts_value) e.bits |= SideState::timestamps;
         if (!(p.flags & ack) && !(p.flags & rst)) {
             if (s == Side::orig) {
-                ++c.syns;
-                if (c.syn_first == 0) c.syn_first = ts;
-                if (c.syns >= 2 && c.syns - 2u < Connection::kGapsKept && c.syn_last != 0)
-                    c.syn_gap_us[c.syns - 2u] = static_cast<std::uint32_t>(
-                        std::min<Nanos>((ts - c.syn_last) / kNanosPerMicro, 0xffffffffLL));
-                if (c.synack_first == 0) c.syn_last = ts;
+                if (c.syns == 0) c.syn_first_off = encode_span(ts - c.first_ts);
+                if (c.syns > 0 && c.synacks == 0) {
+                    const Nanos prev = c.syn_last_ts();
+                    if (c.syns - 1u < Connection::kGapsKept)
+                        c.syn_gap_us[c.syns - 1u] = static_cast<std::uint32_t>(
+                            std::min<Nanos>((ts - prev) / kNanosPerMicro, 0xffffffffLL));
+                }
+                if (c.syns < 0xffff) ++c.syns;
+                if (c.synacks == 0) c.syn_last_off = encode_span(ts - c.syn_first_ts());
             }
         } else if ((p.flags & ack) && !(p.flags & rst) && s == Side::resp) {
-            ++c.synacks;
-            if (c.synack_first == 0) c.synack_first = ts;
-            if (c.handshake_ack == 0) c.synack_last = ts;
+            if (c.synacks == 0) {
+                if (c.syns == 0) c.flags |= Connection::synack_before_syn;
+                c.synack_first_off = encode_span(ts - (c.syns ? c.syn_last_ts() : c.first_ts));
+            }
+            if (c.synacks < 0xffff) ++c.synacks;
+            if (!c.has(Connection::handshake_acked))
+                c.synack_last_off = encode_span(ts - c.synack_first_ts());
         }
     }
     const std::uint32_t begin = p.seq + (is_syn ? 1 : 0);
@@ -463,9 +470,11 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
 
     // What it acknowledges of the other side.
     if ((p.flags & ack) && !(p.flags & rst) && peer.has(SideState::seq_known)) {
-        if (s == Side::orig && c.handshake_ack == 0 && c.synack_first != 0 && !is_syn &&
-            p.ack == peer.isn + 1)
-            c.handshake_ack = ts;
+        if (s == Side::orig && !c.has(Connection::handshake_acked) && c.synacks > 0 && !is_syn &&
+            p.ack == peer.isn + 1) {
+            c.ack_off = encode_span(ts - c.synack_last_ts());
+            c.flags |= Connection::handshake_acked;
+        }
         const std::uint32_t gap = p.ack - peer.seq_end;
         if (gap != 0 && gap < (1u << 30)) { // acknowledges data the capture never showed
             scaled(c, other(s), peer.gaps, 'G');
@@ -484,7 +493,7 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
         } else if (!e.has(SideState::fin)) {
             first_fin = true;
             e.fin_seq = at_seq;
-            e.fin_ts = ts;
+            e.fin_off = encode_span(ts - c.first_ts);
             e.bits |= SideState::fin;
             if (peer.has(SideState::fin)) {
                 // The FINs crossed when this one does not acknowledge the other's.
@@ -498,7 +507,7 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
     }
     if ((p.flags & rst) && !e.has(SideState::rst)) {
         e.bits |= SideState::rst;
-        e.rst_ts = ts;
+        e.rst_off = encode_span(ts - c.first_ts);
     }
     update_tcp_states(c, s, p, first_fin);
 

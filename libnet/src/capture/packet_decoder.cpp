@@ -200,6 +200,13 @@ bool link_type_supported(int dlt) {
     }
 }
 
+std::string_view skip_key(Skip s) {
+    static constexpr std::array<std::string_view, kSkipReasons> keys{
+        "none",     "link_type",    "truncated_link", "not_ip",        "truncated_ip", "bad_ip",
+        "fragment", "ip_extension", "not_tcp",        "truncated_tcp", "bad_tcp"};
+    return keys[static_cast<std::size_t>(s)];
+}
+
 std::string_view skip_name(Skip s) {
     switch (s) {
     case Skip::none:

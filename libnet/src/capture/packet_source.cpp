@@ -1,3 +1,6 @@
+#include <cstdio>
+#include <poll.h>
+
 #include <fmt/format.h>
 #include <pcap/pcap.h>
 
@@ -24,7 +27,18 @@ PacketSource PacketSource::open_file(const std::string& path) {
     if (p == nullptr)
         throw CaptureError(CaptureError::Kind::bad_input,
                            fmt::format("open capture file {}: {}", path, err));
-    return PacketSource(p, true, false);
+    // libpcap hands out nanoseconds either way; the file's own precision is in its magic
+    // (a microsecond pcap says so; pcapng and stdin count as nanosecond).
+    bool nano = true;
+    if (path != "-") {
+        if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+            std::uint32_t magic = 0;
+            if (std::fread(&magic, sizeof magic, 1, f) == 1)
+                nano = magic != 0xa1b2c3d4u && magic != 0xd4c3b2a1u;
+            std::fclose(f);
+        }
+    }
+    return PacketSource(p, nano, false);
 }
 
 PacketSource PacketSource::open_live(const LiveOptions& o) {
@@ -48,6 +62,12 @@ PacketSource PacketSource::open_live(const LiveOptions& o) {
                                                             : CaptureError::Kind::other;
         throw CaptureError(kind, fmt::format("capture on {}: {}", o.interface, why));
     }
+    // libpcap's own read timeout does not return in immediate mode on every kernel
+    // (TPACKET_V2 polls again): read without blocking and wait in poll() here instead.
+    if (::pcap_setnonblock(p, 1, err) != 0)
+        throw CaptureError(CaptureError::Kind::other,
+                           fmt::format("capture on {}: non-blocking mode: {}", o.interface, err));
+    src.timeout_ms_ = o.timeout_ms;
     return src;
 }
 
@@ -75,7 +95,11 @@ void PacketSource::dump_to(const std::string& path) {
 PacketSource::Next PacketSource::next(Frame& out) {
     pcap_pkthdr* h = nullptr;
     const u_char* bytes = nullptr;
-    const int rc = ::pcap_next_ex(pcap_.get(), &h, &bytes);
+    int rc = ::pcap_next_ex(pcap_.get(), &h, &bytes);
+    if (rc == 0 && live_) {
+        pollfd pfd{::pcap_get_selectable_fd(pcap_.get()), POLLIN, 0};
+        if (::poll(&pfd, 1, timeout_ms_) > 0) rc = ::pcap_next_ex(pcap_.get(), &h, &bytes);
+    }
     if (rc == 0) return Next::timeout;
     if (rc < 0) {
         // The end (or a stop): what was copied is complete on disk from here.

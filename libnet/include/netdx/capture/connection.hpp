@@ -10,9 +10,9 @@
 ///   originator (side 0)                      responder (side 1)
 ///   SYN ------------------------------------>      syn_first .. syn_last (retransmissions)
 ///       <------------------------------ SYN/ACK    synack_first .. synack_last
-///   ACK ------------------------------------>      handshake_ack
+///   ACK ------------------------------------>      handshake ack
 ///   ...data both ways...                           bytes, packets, retransmits, gaps
-///   FIN ------------------------------------>      fin_ts[closer]
+///   FIN ------------------------------------>      fin_ts(closer)
 ///       <---------------------------------- FIN    simultaneous when this FIN does not
 ///   ACK ------------------------------------>      acknowledge the first one
 
@@ -52,10 +52,18 @@ enum class EndReason : std::uint8_t {
 };
 
 /// Zeek's history letters, one bit each (per side): which have been logged once.
+/// (The scaled letters t, g, w need no bit: their counters say when to log.)
 namespace history_bit {
-inline constexpr std::uint16_t syn = 1, synack = 2, ack = 4, data = 8, fin = 16, rst = 32, gap = 64,
-                               retrans = 128, zero_window = 256, fin_rst = 512, multi_flag = 1024;
+inline constexpr std::uint8_t syn = 1, synack = 2, ack = 4, data = 8, fin = 16, rst = 32,
+                              fin_rst = 64, multi_flag = 128;
 } // namespace history_bit
+
+/// A span of time in 32 bits: exact nanoseconds below 2^31 ns (2.1 s), microseconds above
+/// (up to 35 minutes, then saturating). A handshake keeps its nanoseconds; a SYN retried
+/// seconds later loses digits nobody reads. Half the size of a timestamp, which keeps a
+/// record within its memory budget.
+[[nodiscard]] std::uint32_t encode_span(Nanos d);
+[[nodiscard]] Nanos decode_span(std::uint32_t v);
 
 struct SideState {
     std::uint64_t bytes = 0;    ///< data bytes in sequence space: a retransmission counts once
@@ -66,15 +74,15 @@ struct SideState {
     std::uint32_t fin_seq = 0; ///< sequence number of the FIN
     std::uint32_t last_rst_seq = 0;
     std::uint32_t retransmits = 0; ///< data packets whose bytes had all been seen
+    std::uint32_t fin_off = 0;     ///< its first FIN, after the first packet (encode_span)
+    std::uint32_t rst_off = 0;     ///< its first RST, after the first packet (encode_span)
     std::uint16_t zero_windows = 0, gaps = 0;
     std::uint16_t mss = 0;      ///< from its SYN; 0 when none
     std::uint8_t wscale = 0xff; ///< from its SYN; 0xff when none
     std::uint8_t bits = 0;      ///< the flags below
     ZeekEndpoint zeek = ZeekEndpoint::inactive;
     TcpState tcp = TcpState::closed; ///< the textbook state inferred from the packets
-    std::uint16_t history_seen = 0;  ///< history_bit: letters already logged
-    Nanos fin_ts = 0;                ///< its first FIN
-    Nanos rst_ts = 0;                ///< its first RST
+    std::uint8_t history_seen = 0;   ///< history_bit: letters already logged
 
     static constexpr std::uint8_t seq_known = 1, syn = 2, fin = 4, fin_acked = 8, rst = 16,
                                   sack = 32, timestamps = 64, data_after_peer_fin = 128;
@@ -82,8 +90,8 @@ struct SideState {
 };
 
 struct Connection {
-    static constexpr std::size_t kHistoryMax = 15;
-    static constexpr std::size_t kGapsKept = 3;
+    static constexpr std::size_t kHistoryMax = 12;
+    static constexpr std::size_t kGapsKept = 2;
 
     std::array<std::array<std::uint8_t, 16>, 2> addr{}; ///< network order; v4 in bytes 0..3
     std::array<std::uint16_t, 2> port{};
@@ -91,19 +99,34 @@ struct Connection {
     std::uint8_t flags = 0; ///< the flags below
     std::uint8_t history_len = 0;
     EndReason ended = EndReason::capture_end;
-    char letters[kHistoryMax]{}; ///< Zeek's history letters (upper case: originator); see history()
+    char letters[kHistoryMax]{}; ///< Zeek's history letters (upper case: originator)
     std::uint32_t id = 0;        ///< 1, 2, … in order of each connection's first packet
     Nanos first_ts = 0, last_ts = 0;
-    Nanos syn_first = 0, syn_last = 0;       ///< originator's SYNs (last: before the SYN/ACK)
-    Nanos synack_first = 0, synack_last = 0; ///< responder's SYN/ACKs (last: before the ACK)
-    Nanos handshake_ack = 0;                 ///< originator's ACK of the SYN/ACK
-    std::uint16_t syns = 0, synacks = 0;     ///< SYNs and SYN/ACKs sent, retransmissions included
-    std::array<std::uint32_t, kGapsKept> syn_gap_us{}; ///< first retransmission intervals
+    // The handshake, each time relative to the one before it (encode_span), so the short
+    // spans people read keep their nanoseconds: see the *_ts() accessors.
+    std::uint32_t syn_first_off = 0; ///< first SYN, after the first packet
+    std::uint32_t syn_last_off = 0;  ///< last SYN before the SYN/ACK, after the first SYN
+    std::uint32_t synack_first_off =
+        0;                             ///< first SYN/ACK, after the last SYN (no SYN: first packet)
+    std::uint32_t synack_last_off = 0; ///< last SYN/ACK before the ACK, after the first one
+    std::uint32_t ack_off = 0;         ///< the originator's ACK of the SYN/ACK, after the last one
+    std::uint16_t syns = 0, synacks = 0; ///< SYNs and SYN/ACKs sent, retransmissions included
+    std::array<std::uint32_t, kGapsKept> syn_gap_us{}; ///< first SYN retransmission intervals
     std::array<SideState, 2> side;
 
     static constexpr std::uint8_t midstream = 1, flipped = 2, history_truncated = 4, done = 8,
-                                  resp_closed_first = 16, simultaneous = 32;
+                                  resp_closed_first = 16, simultaneous = 32, handshake_acked = 64,
+                                  synack_before_syn = 128;
     [[nodiscard]] bool has(std::uint8_t f) const { return (flags & f) != 0; }
+
+    /// Absolute times (ns since the epoch); 0 when not seen.
+    [[nodiscard]] Nanos syn_first_ts() const;
+    [[nodiscard]] Nanos syn_last_ts() const;
+    [[nodiscard]] Nanos synack_first_ts() const;
+    [[nodiscard]] Nanos synack_last_ts() const;
+    [[nodiscard]] Nanos handshake_ack_ts() const;
+    [[nodiscard]] Nanos fin_ts(Side s) const;
+    [[nodiscard]] Nanos rst_ts(Side s) const;
 
     [[nodiscard]] IpAddress address(Side s) const;
     [[nodiscard]] std::uint16_t port_of(Side s) const { return port[static_cast<int>(s)]; }
@@ -128,7 +151,7 @@ struct Connection {
     [[nodiscard]] Nanos syn_to_synack(bool from_last_syn) const;
     [[nodiscard]] Nanos synack_to_ack() const;
     [[nodiscard]] Nanos handshake_ns(bool from_last_syn) const;
-    [[nodiscard]] bool handshake_complete() const { return handshake_ack != 0; }
+    [[nodiscard]] bool handshake_complete() const { return has(handshake_acked); }
     [[nodiscard]] unsigned syn_retransmits() const { return syns > 1 ? syns - 1u : 0u; }
     [[nodiscard]] unsigned synack_retransmits() const { return synacks > 1 ? synacks - 1u : 0u; }
 };

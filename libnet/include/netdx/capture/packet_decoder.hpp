@@ -81,6 +81,8 @@ enum class Skip : std::uint8_t {
 inline constexpr std::size_t kSkipReasons = 11;
 
 [[nodiscard]] std::string_view skip_name(Skip s);
+/// A stable key for machine output: "truncated_tcp", "not_ip" (the enumerator's name).
+[[nodiscard]] std::string_view skip_key(Skip s);
 
 struct Decoded {
     Skip skip = Skip::none; ///< none: `tcp` holds the packet

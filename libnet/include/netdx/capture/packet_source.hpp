@@ -77,6 +77,8 @@ public:
 
     [[nodiscard]] int link_type() const;
     [[nodiscard]] std::string link_type_name() const;
+    /// Whether timestamps carry nanoseconds (a microsecond pcap file, or a live capture
+    /// where the kernel gives only microseconds, does not).
     [[nodiscard]] bool nanosecond() const { return nano_; }
     [[nodiscard]] bool live() const { return live_; }
     [[nodiscard]] const std::string& error() const { return error_; }
@@ -94,6 +96,7 @@ private:
     std::unique_ptr<pcap_dumper, Closer> dump_;
     bool nano_ = false;
     bool live_ = false;
+    int timeout_ms_ = 100; ///< live: how long next() waits before returning timeout
     std::string error_;
 };
 
