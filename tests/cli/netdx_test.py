@@ -44,7 +44,7 @@ def require_root():
         raise unittest.SkipTest("needs root (CAP_NET_ADMIN/CAP_NET_RAW)")
 
 
-TOOLS = ["netdx", "netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states", "netdx-mux"]
+TOOLS = ["netdx", "netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states", "netdx-mux", "netdx-trace"]
 # Tools with their own --json (the umbrella only dispatches), with arguments that keep a run short.
 REPORTING_TOOLS = {
     "netdx-doctor": [],
@@ -54,6 +54,7 @@ REPORTING_TOOLS = {
     "netdx-flood": ["-n", "20", "--hold", "0"],
     "netdx-states": [],
     "netdx-mux": ["--quick", "-n", "10", "--rounds", "20", "--warmup", "2", "-m", "ready"],
+    "netdx-trace": ["-r", os.path.join(FIXTURES, "trace", "en10mb.pcap")],
 }
 
 

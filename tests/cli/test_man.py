@@ -5,7 +5,8 @@ import unittest
 
 from netdx_test import BUILD, TIMEOUT, require_program
 
-PAGES = ["netdx.1", "netdx-doctor.1", "netdx-tour.1", "netdx-echo.1", "netdx-probe.1", "netdx-flood.1", "netdx-states.1", "netdx.7"]
+PAGES = ["netdx.1", "netdx-doctor.1", "netdx-tour.1", "netdx-echo.1", "netdx-probe.1", "netdx-flood.1", "netdx-states.1",
+         "netdx-mux.1", "netdx-trace.1", "netdx.7"]
 
 
 class ManPages(unittest.TestCase):
@@ -25,7 +26,8 @@ class ManPages(unittest.TestCase):
             self.assertIn("NAME", r.stdout)
 
     def test_tool_pages_have_the_exit_code_table_and_examples(self):
-        for page in ["netdx.1", "netdx-doctor.1", "netdx-tour.1", "netdx-echo.1", "netdx-probe.1", "netdx-flood.1", "netdx-states.1"]:
+        for page in ["netdx.1", "netdx-doctor.1", "netdx-tour.1", "netdx-echo.1", "netdx-probe.1", "netdx-flood.1", "netdx-states.1",
+                     "netdx-mux.1", "netdx-trace.1"]:
             out = self.render(page).stdout
             self.assertIn("EXIT STATUS", out, page)
             for code in ["69", "71", "74", "77", "130"]:
@@ -41,7 +43,8 @@ class ManPages(unittest.TestCase):
     def test_every_option_of_each_tool_is_in_its_page(self):
         import re
         from netdx_test import run
-        for tool in ["netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states"]:
+        for tool in ["netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states",
+                     "netdx-mux", "netdx-trace"]:
             page = self.render(tool + ".1").stdout
             options = set(re.findall(r"(--[a-z][a-z-]*)", run([tool, "--help"]).stdout)) - {"--help", "--version"}
             for opt in options:

@@ -158,13 +158,18 @@ int run(const Options& o) {
         }
         const auto r = run_step(step, dir, !human && step.supports_json);
         const bool ok = r.exit_code == 0 && !r.timed_out;
-        if (!ok) ++failed;
+        // A step that needs a privilege this run lacks (exit 77) is skipped, not failed.
+        const bool skipped = !r.timed_out && r.exit_code == to_int(ExitCode::no_permission);
+        if (!ok && !skipped) ++failed;
         std::string result = ok            ? "ok"
+                             : skipped     ? "skipped: needs privilege"
                              : r.timed_out ? "timed out"
                                            : fmt::format("exit {}", r.exit_code);
         table.add_row({Cell(static_cast<std::uint64_t>(i + 1)), Cell(step.title), Cell(command),
                        Cell(static_cast<std::int64_t>(r.exit_code)), Cell(r.elapsed),
-                       Cell(result, ok ? Style::good : Style::bad)});
+                       Cell(result, ok        ? Style::good
+                                    : skipped ? Style::warn
+                                              : Style::bad)});
         if (!human) {
             nlohmann::json out = nlohmann::json::parse(r.captured, nullptr, false);
             outputs.push_back(

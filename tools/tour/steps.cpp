@@ -51,6 +51,13 @@ std::vector<Step> default_steps() {
          {"--quick", "--mode", "ready,wakeup"},
          60 * kNanosPerSecond,
          true},
+        {"How connections open and close",
+         "netdx trace captures on loopback while four connections end four ways, and draws\n"
+         "each one: who closed first, who holds TIME_WAIT, refused, reset (needs CAP_NET_RAW).",
+         "netdx-trace",
+         {"--demo"},
+         30 * kNanosPerSecond,
+         true},
     };
 }
 

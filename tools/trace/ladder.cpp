@@ -48,6 +48,7 @@ std::string_view ladder_state_name(TcpState s) {
 
 LadderFilter LadderFilter::parse(std::string_view text) {
     LadderFilter f;
+    if (text.empty()) return f; // --ladder alone: every connection
     for (const auto& raw : split_list(text)) {
         std::string_view t = raw;
         Term term{};

@@ -8,6 +8,7 @@
 #include <map>
 #include <pwd.h>
 #include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,7 @@
 #include <netdx/version.hpp>
 
 #include "cli.hpp"
+#include "demo.hpp"
 #include "interrupt.hpp"
 #include "ladder.hpp"
 #include "record.hpp"
@@ -64,6 +66,7 @@ struct Options {
     Nanos linger = kNanosPerSecond;
     std::uint64_t snaplen = 256;
     bool promiscuous = false;
+    bool demo = false;
 };
 
 void setup(CLI::App& app, Options& o) {
@@ -103,6 +106,9 @@ void setup(CLI::App& app, Options& o) {
     cli::add_count(app, "-s,--snaplen", o.snaplen,
                    "Live: bytes captured per packet (default 256: headers only)");
     app.add_flag("-p,--promiscuous", o.promiscuous, "Live: promiscuous mode");
+    app.add_flag("--demo", o.demo,
+                 "Capture on lo while making four connections that end four ways (the "
+                 "client closes, the server closes, refused, reset), and draw them");
     app.add_option("filter", o.filter,
                    "BPF filter expression, as for tcpdump (port 8080 and host ::1)")
         ->type_name("EXPRESSION");
@@ -184,8 +190,18 @@ int capture_error_exit(const capture::CaptureError& e, const Options& o) {
     return to_int(ExitCode::system);
 }
 
-int run(const Options& o) {
+int run(const Options& given) {
     cli::install_interrupt_handlers();
+    Options o = given;
+    std::optional<Demo> demo;
+    if (o.demo) {
+        if (!o.read_file.empty() || !o.interface.empty() || !o.filter.empty())
+            throw ParseError("--demo makes its own traffic: drop -r, -i and the filter");
+        demo.emplace();
+        o.interface = "lo";
+        o.filter = {demo->filter()};
+        if (o.common.format == Format::table && !o.zeek) o.ladder_given = true;
+    }
     if (o.read_file.empty() == o.interface.empty())
         throw ParseError(o.read_file.empty() ? "give -r FILE (a capture) or -i IFACE (live)"
                                              : "-r and -i cannot be used together");
@@ -217,6 +233,15 @@ int run(const Options& o) {
         return capture_error_exit(e, o);
     }
     if (!o.user.empty()) drop_privileges(o.user);
+    std::thread demo_thread;
+    Nanos demo_done = 0;
+    if (demo) demo_thread = std::thread([&] { demo->run(); });
+    struct Joiner {
+        std::thread& t;
+        ~Joiner() {
+            if (t.joinable()) t.join();
+        }
+    } joiner{demo_thread};
     const int dlt = src->link_type();
     if (!capture::link_type_supported(dlt)) {
         std::cerr << fmt::format("netdx-trace: link type {} ({}) is not supported (supported: "
@@ -293,6 +318,11 @@ int run(const Options& o) {
     for (;;) {
         if (cli::interrupted()) break;
         if (o.duration > 0 && src->live() && monotonic_ns() - wall_start >= o.duration) break;
+        if (demo && demo->finished()) {
+            // Done once the last connection has lingered: every record is out.
+            if (demo_done == 0) demo_done = monotonic_ns();
+            if (monotonic_ns() - demo_done > o.linger + 200 * kNanosPerMilli) break;
+        }
         const auto r = src->next(frame);
         if (r == capture::PacketSource::Next::end) break;
         if (r == capture::PacketSource::Next::error) {
