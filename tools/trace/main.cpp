@@ -131,26 +131,6 @@ private:
     std::string buf_;
 };
 
-nlohmann::json record_json(const Row& row) {
-    nlohmann::json j = nlohmann::json::object();
-    const auto& f = connection_fields();
-    for (std::size_t i = 0; i < f.size(); ++i)
-        j[f[i].key] = to_json(row[i].value);
-    return j;
-}
-
-std::string csv_line(const Row& row) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-        if (i) line += ',';
-        if (!std::holds_alternative<std::monostate>(row[i].value))
-            line +=
-                csv_escape(to_json(row[i].value).is_string() ? std::get<std::string>(row[i].value)
-                                                             : to_json(row[i].value).dump());
-    }
-    return line + "\n";
-}
-
 void drop_privileges(const std::string& user) {
     errno = 0;
     const passwd* pw = ::getpwnam(user.c_str());
@@ -257,6 +237,7 @@ int run(const Options& given) {
     std::uint64_t listed = 0;
     LadderRecorder ladders(ladder_filter, o.ladder_max, o.ladder_packets);
     bool json_first = true;
+    std::string line; // one record, reused
     if (o.common.format == Format::json)
         out.add("{\"connections\":[\n"); // the summary's members follow the array
     if (o.common.format == Format::csv) {
@@ -286,17 +267,20 @@ int run(const Options& given) {
                                [](const auto& a, const auto& b) { return a.first < b.first; });
             }
             ++listed;
-        } else if (o.common.format == Format::csv) {
-            out.add(csv_line(connection_row(c, origin)));
         } else {
-            auto j = record_json(connection_row(c, origin));
-            if (o.common.format == Format::ndjson) {
-                j["type"] = "connection";
-                out.add(j.dump() + "\n");
+            line.clear();
+            const auto row = connection_row(c, origin);
+            if (o.common.format == Format::csv) {
+                append_csv(line, row);
+            } else if (o.common.format == Format::ndjson) {
+                append_json(line, row, R"("type":"connection")");
+                line += '\n';
             } else {
-                out.add((json_first ? "" : ",\n") + j.dump());
+                if (!json_first) line += ",\n";
+                append_json(line, row);
                 json_first = false;
             }
+            out.add(line);
         }
         if (src->live()) out.flush(); // a live stream shows each connection as it ends
     };

@@ -1,9 +1,13 @@
 #include "record.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <ctime>
+#include <iterator>
 
 #include <fmt/format.h>
 
+#include <netdx/report/reporter.hpp>
 #include <netdx/report/units.hpp>
 
 namespace netdx::trace {
@@ -163,6 +167,82 @@ Row connection_row(const Connection& c, Nanos origin) {
         Cell(c.has(Connection::midstream)),
         Cell(end_name(c.ended)),
     };
+}
+
+namespace {
+
+void append_json_string(std::string& out, std::string_view s) {
+    out += '"';
+    const bool plain = std::none_of(s.begin(), s.end(), [](char ch) {
+        return ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20;
+    });
+    if (plain) { // the common case: addresses, states, letters
+        out += s;
+        out += '"';
+        return;
+    }
+    for (const char ch : s) {
+        const auto u = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (u < 0x20) {
+            out += fmt::format("\\u{:04x}", u);
+        } else {
+            out += ch;
+        }
+    }
+    out += '"';
+}
+
+/// Numbers and booleans as JSON writes them (null for a missing value or a non-finite one).
+bool append_scalar(std::string& out, const Value& v) {
+    if (const auto* b = std::get_if<bool>(&v)) {
+        out += *b ? "true" : "false";
+    } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
+        fmt::format_to(std::back_inserter(out), "{}", *i);
+    } else if (const auto* u = std::get_if<std::uint64_t>(&v)) {
+        fmt::format_to(std::back_inserter(out), "{}", *u);
+    } else if (const auto* d = std::get_if<double>(&v)) {
+        if (std::isfinite(*d))
+            fmt::format_to(std::back_inserter(out), "{}", *d);
+        else
+            return false;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+void append_json(std::string& out, const Row& row, std::string_view prefix) {
+    const auto& f = connection_fields();
+    out += '{';
+    out += prefix;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+        if (i > 0 || !prefix.empty()) out += ',';
+        append_json_string(out, f[i].key);
+        out += ':';
+        const auto& v = row[i].value;
+        if (const auto* s = std::get_if<std::string>(&v))
+            append_json_string(out, *s);
+        else if (!append_scalar(out, v))
+            out += "null";
+    }
+    out += '}';
+}
+
+void append_csv(std::string& out, const Row& row) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+        if (i > 0) out += ',';
+        const auto& v = row[i].value;
+        if (const auto* s = std::get_if<std::string>(&v))
+            out += csv_escape(*s);
+        else
+            append_scalar(out, v);
+    }
+    out += '\n';
 }
 
 std::string zeek_header(Nanos open_ts) {
