@@ -38,3 +38,5 @@ echo
 "$(dirname "$0")/states_bench.sh" "$BUILD" "$REPEATS"
 echo
 "$(dirname "$0")/mux_bench.sh" "$BUILD" "$REPEATS"
+echo
+"$(dirname "$0")/trace_bench.sh" "$BUILD" 3 1
