@@ -314,7 +314,7 @@ int run(const Options& given) {
             break;
         }
         if (r == capture::PacketSource::Next::timeout) {
-            tracker.expire(realtime_ns() - o.linger);
+            tracker.expire(realtime_ns()); // live timestamps are wall-clock time
             out.flush();
             continue;
         }

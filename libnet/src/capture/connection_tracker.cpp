@@ -277,22 +277,20 @@ std::uint64_t packet_hash(const std::array<std::uint8_t, 16>& s, std::uint16_t s
 } // namespace
 
 std::uint32_t ConnectionTracker::find(const Key& k, std::uint64_t hash, Side& side) const {
-    const auto& src = k.src;
-    const auto& dst = k.dst;
-    const bool v6 = k.v6;
-    const auto& p = k;
     const auto& e = index_->entries;
     const auto h32 = static_cast<std::uint32_t>(hash);
     for (std::size_t i = h32 & index_->mask(); e[i] != 0; i = (i + 1) & index_->mask()) {
         if (static_cast<std::uint32_t>(e[i] >> 32) != h32) continue;
         const auto slot = static_cast<std::uint32_t>(e[i]) - 1;
         const Connection& c = chunks_[slot / kChunk][slot % kChunk];
-        if (c.v6 != v6) continue;
-        if (c.port[0] == p.sport && c.port[1] == p.dport && c.addr[0] == src && c.addr[1] == dst) {
+        if (c.v6 != k.v6) continue;
+        if (c.port[0] == k.sport && c.port[1] == k.dport && c.addr[0] == k.src &&
+            c.addr[1] == k.dst) {
             side = Side::orig;
             return slot;
         }
-        if (c.port[0] == p.dport && c.port[1] == p.sport && c.addr[0] == dst && c.addr[1] == src) {
+        if (c.port[0] == k.dport && c.port[1] == k.sport && c.addr[0] == k.dst &&
+            c.addr[1] == k.src) {
             side = Side::resp;
             return slot;
         }
