@@ -42,15 +42,14 @@ std::string end_name(capture::EndReason r) {
     return "closed";
 }
 
-std::string syn_intervals(const Connection& c) {
-    std::string out;
-    const auto n = std::min<std::size_t>(c.syn_retransmits(), Connection::kGapsKept);
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!out.empty()) out += ',';
-        out += format_duration(static_cast<double>(c.syn_gap_us[i]) * 1e3);
-    }
-    if (c.syn_retransmits() > Connection::kGapsKept) out += ",…";
-    return out;
+/// "1s", "1s,2s", or past two retransmissions "1s,…(7s in all)".
+std::string intervals(const Connection& c, Side s) {
+    const auto g = c.retransmit_gaps(s);
+    auto d = [](Nanos ns) { return format_duration(static_cast<double>(ns)); };
+    if (g.retransmits == 0) return "";
+    if (g.retransmits == 1) return d(g.first);
+    if (g.retransmits == 2) return d(g.first) + "," + d(g.total - g.first);
+    return d(g.first) + ",…(" + d(g.total) + " in all)";
 }
 
 std::string zeek_time(Nanos ts) {
@@ -98,6 +97,7 @@ const std::vector<Field>& connection_fields() {
             {"syn_retransmits", "syn rtx", Unit::count},
             m("syn_intervals", Unit::none),
             m("synack_retransmits", Unit::count),
+            m("synack_intervals", Unit::none),
             {"duration_ns", "duration", Unit::ns},
             {"orig_pkts", "o pkts", Unit::count},
             {"orig_bytes", "o bytes", Unit::bytes},
@@ -148,8 +148,9 @@ Row connection_row(const Connection& c, Nanos origin) {
         first_syn != c.handshake_ns(true) ? ns_or_null(first_syn) : Cell(Value{}),
         c.syn_retransmits() > 0 ? ns_or_null(c.syn_to_synack(false)) : Cell(Value{}),
         Cell(std::uint64_t{c.syn_retransmits()}),
-        Cell(syn_intervals(c)),
+        Cell(intervals(c, Side::orig)),
         Cell(std::uint64_t{c.synack_retransmits()}),
+        Cell(intervals(c, Side::resp)),
         Cell(static_cast<std::uint64_t>(c.duration_ns())),
         Cell(std::uint64_t{o.packets}),
         Cell(o.bytes),

@@ -131,6 +131,16 @@ Nanos Connection::half_close_ns() const {
     return end > start ? end - start : 0;
 }
 
+Connection::RetransmitGaps Connection::retransmit_gaps(Side s) const {
+    RetransmitGaps g;
+    g.retransmits = s == Side::orig ? syn_retransmits() : synack_retransmits();
+    if (g.retransmits == 0) return g;
+    g.first = Nanos{of(s).first_gap_us} * kNanosPerMicro;
+    g.total =
+        s == Side::orig ? syn_last_ts() - syn_first_ts() : synack_last_ts() - synack_first_ts();
+    return g;
+}
+
 Nanos Connection::syn_to_synack(bool from_last_syn) const {
     if (!syns || !synacks || has(synack_before_syn)) return 0;
     return synack_first_ts() - (from_last_syn ? syn_last_ts() : syn_first_ts());

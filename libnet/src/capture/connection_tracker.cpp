@@ -33,6 +33,10 @@ void to16(const IpAddress& a, std::array<std::uint8_t, 16>& out) {
     std::memcpy(out.data(), a.bytes(), a.size());
 }
 
+std::uint32_t gap_us(Nanos d) {
+    return static_cast<std::uint32_t>(std::clamp<Nanos>(d / kNanosPerMicro, 0, 0xffffffffLL));
+}
+
 bool seq_after(std::uint32_t a, std::uint32_t b) {
     return static_cast<std::int32_t>(a - b) > 0;
 }
@@ -433,12 +437,7 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
         if (!(p.flags & ack) && !(p.flags & rst)) {
             if (s == Side::orig) {
                 if (c.syns == 0) c.syn_first_off = encode_span(ts - c.first_ts);
-                if (c.syns > 0 && c.synacks == 0) {
-                    const Nanos prev = c.syn_last_ts();
-                    if (c.syns - 1u < Connection::kGapsKept)
-                        c.syn_gap_us[c.syns - 1u] = static_cast<std::uint32_t>(
-                            std::min<Nanos>((ts - prev) / kNanosPerMicro, 0xffffffffLL));
-                }
+                if (c.syns == 1 && c.synacks == 0) e.first_gap_us = gap_us(ts - c.syn_first_ts());
                 if (c.syns < 0xffff) ++c.syns;
                 if (c.synacks == 0) c.syn_last_off = encode_span(ts - c.syn_first_ts());
             }
@@ -447,6 +446,8 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
                 if (c.syns == 0) c.flags |= Connection::synack_before_syn;
                 c.synack_first_off = encode_span(ts - (c.syns ? c.syn_last_ts() : c.first_ts));
             }
+            if (c.synacks == 1 && !c.has(Connection::handshake_acked))
+                e.first_gap_us = gap_us(ts - c.synack_first_ts());
             if (c.synacks < 0xffff) ++c.synacks;
             if (!c.has(Connection::handshake_acked))
                 c.synack_last_off = encode_span(ts - c.synack_first_ts());

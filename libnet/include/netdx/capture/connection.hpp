@@ -73,9 +73,10 @@ struct SideState {
     std::uint32_t seq_end = 0; ///< the highest sequence number sent + 1
     std::uint32_t fin_seq = 0; ///< sequence number of the FIN
     std::uint32_t last_rst_seq = 0;
-    std::uint32_t retransmits = 0; ///< data packets whose bytes had all been seen
-    std::uint32_t fin_off = 0;     ///< its first FIN, after the first packet (encode_span)
-    std::uint32_t rst_off = 0;     ///< its first RST, after the first packet (encode_span)
+    std::uint32_t retransmits = 0;  ///< data packets whose bytes had all been seen
+    std::uint32_t fin_off = 0;      ///< its first FIN, after the first packet (encode_span)
+    std::uint32_t rst_off = 0;      ///< its first RST, after the first packet (encode_span)
+    std::uint32_t first_gap_us = 0; ///< its SYN (or SYN/ACK) sent again: after how long, µs
     std::uint16_t zero_windows = 0, gaps = 0;
     std::uint16_t mss = 0;      ///< from its SYN; 0 when none
     std::uint8_t wscale = 0xff; ///< from its SYN; 0xff when none
@@ -91,7 +92,6 @@ struct SideState {
 
 struct Connection {
     static constexpr std::size_t kHistoryMax = 12;
-    static constexpr std::size_t kGapsKept = 2;
 
     std::array<std::array<std::uint8_t, 16>, 2> addr{}; ///< network order; v4 in bytes 0..3
     std::array<std::uint16_t, 2> port{};
@@ -111,7 +111,6 @@ struct Connection {
     std::uint32_t synack_last_off = 0; ///< last SYN/ACK before the ACK, after the first one
     std::uint32_t ack_off = 0;         ///< the originator's ACK of the SYN/ACK, after the last one
     std::uint16_t syns = 0, synacks = 0; ///< SYNs and SYN/ACKs sent, retransmissions included
-    std::array<std::uint32_t, kGapsKept> syn_gap_us{}; ///< first SYN retransmission intervals
     std::array<SideState, 2> side;
 
     static constexpr std::uint8_t midstream = 1, flipped = 2, history_truncated = 4, done = 8,
@@ -153,6 +152,16 @@ struct Connection {
     [[nodiscard]] Nanos handshake_ns(bool from_last_syn) const;
     [[nodiscard]] bool handshake_complete() const { return has(handshake_acked); }
     [[nodiscard]] unsigned syn_retransmits() const { return syns > 1 ? syns - 1u : 0u; }
+
+    /// The intervals between the originator's SYNs (Side::orig) or the responder's SYN/ACKs
+    /// (Side::resp) before they were answered: the first one and the span from the first
+    /// to the last. That is every interval up to two retransmissions; past that, the first
+    /// and the total (the kernel doubles each one: 1 s, 2 s, 4 s …).
+    struct RetransmitGaps {
+        unsigned retransmits = 0;
+        Nanos first = 0, total = 0;
+    };
+    [[nodiscard]] RetransmitGaps retransmit_gaps(Side s) const;
     [[nodiscard]] unsigned synack_retransmits() const { return synacks > 1 ? synacks - 1u : 0u; }
 };
 
