@@ -271,3 +271,32 @@ class StatesUnprivileged(unittest.TestCase):
         doc = json.loads(r.stdout)
         self.assertEqual(doc["groups"][0]["process"], "? (not visible)")
         self.assertTrue(any("could not be read" in n for n in doc["notes"]), doc["notes"])
+
+
+class StatesNetnsAllSerial(unittest.TestCase):
+    """--netns all with every record kept (--list): each namespace's TIME-WAIT is split into
+    outbound and inbound by that namespace's own ephemeral range, not the last one read."""
+
+    def test_each_namespace_uses_its_own_ephemeral_range(self):
+        made = {}
+        for prefix, lo in (("netdx-tw-a", 20000), ("netdx-tw-b", 21000)):
+            ns = fresh_netns(self, prefix)
+            subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                            f"net.ipv4.ip_local_port_range={lo} {lo + 999}"], check=True, timeout=TIMEOUT)
+            code = ("import socket\n"
+                    "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                    "s.bind(('127.0.0.1', 7777)); s.listen(16)\n"
+                    "for i in range(6):\n"
+                    "    c = socket.create_connection(('127.0.0.1', 7777)); a, _ = s.accept()\n"
+                    "    c.close(); a.recv(1); a.close()\n")
+            subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code], check=True,
+                           timeout=TIMEOUT)
+            made[ns] = 6
+        r = run(["netdx-states", "--json", "--netns", "all", "--list", "--explain", "-s", "time-wait",
+                 "--dport", "7777"])
+        doc = json.loads(r.stdout)
+        rows = [s for s in doc["sockets"] if s["netns"] in made]
+        self.assertEqual(len(rows), 12, r.stderr)
+        # Ranges 20000-20999 and 21000-21999: each namespace's clients used its own.
+        tw = [f for f in doc["findings"] if f["topic"] == "time-wait"][0]
+        self.assertIn("12 TIME-WAIT (12 outbound, 0 inbound)", tw["finding"])

@@ -130,6 +130,9 @@ struct Snapshot {
     bool all = false;
     std::vector<std::uint16_t> ns_of;   ///< per stored socket, an index into ns_labels
     std::vector<std::string> ns_labels; ///< with --netns all
+    /// Each namespace's ephemeral range, by ns index: it tells outbound TIME-WAIT from
+    /// inbound when stored sockets are tallied after every namespace was read.
+    std::vector<std::optional<PortRange>> ns_ephemeral;
     std::string source;
     std::vector<std::string> notes;
     Nanos duration = 0;
@@ -178,6 +181,7 @@ Snapshot take_snapshot(const Options& o, const Filters& f, const std::vector<Gro
             continue;
         }
         snap.ns_labels.push_back(t.label);
+        snap.ns_ephemeral.push_back(snap.tally.ephemeral);
         snap.source = c.source;
         snap.duration += c.duration;
         if (!c.note.empty()) snap.notes.push_back(c.note);
@@ -226,7 +230,9 @@ void finish(const Options& o, Snapshot& snap, const std::vector<GroupKey>& keys,
     filter_by_process(o, snap, owners);
     if (group) snap.grouper.emplace(keys, &owners);
     for (std::size_t i = 0; i < snap.sockets.size(); ++i) {
-        snap.tally.add(snap.sockets[i], snap.ns_of.empty() ? 0 : snap.ns_of[i]);
+        const std::uint16_t ns = snap.ns_of.empty() ? 0 : snap.ns_of[i];
+        if (ns < snap.ns_ephemeral.size()) snap.tally.ephemeral = snap.ns_ephemeral[ns];
+        snap.tally.add(snap.sockets[i], ns);
         if (snap.grouper) snap.grouper->add(snap.sockets[i]);
     }
 }
