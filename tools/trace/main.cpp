@@ -2,7 +2,9 @@
 // closed first, what was reset — Zeek's conn_state and history, plus handshake timing,
 // retransmissions and the closer, streamed as each connection ends.
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <grp.h>
 #include <iostream>
 #include <map>
@@ -13,7 +15,6 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <netdx/capture/connection_tracker.hpp>
 #include <netdx/capture/packet_decoder.hpp>
@@ -27,8 +28,8 @@
 #include "demo.hpp"
 #include "interrupt.hpp"
 #include "ladder.hpp"
-#include "record.hpp"
 #include "summary.hpp"
+#include "writer.hpp"
 
 namespace {
 
@@ -114,23 +115,6 @@ void setup(CLI::App& app, Options& o) {
         ->type_name("EXPRESSION");
 }
 
-/// Buffered stdout for the streamed formats.
-class Out {
-public:
-    void add(std::string_view s) {
-        buf_ += s;
-        if (buf_.size() >= (1u << 20)) flush();
-    }
-    void flush() {
-        if (buf_.empty()) return;
-        cli::write_stdout(buf_);
-        buf_.clear();
-    }
-
-private:
-    std::string buf_;
-};
-
 void drop_privileges(const std::string& user) {
     errno = 0;
     const passwd* pw = ::getpwnam(user.c_str());
@@ -170,6 +154,141 @@ int capture_error_exit(const capture::CaptureError& e, const Options& o) {
     return to_int(ExitCode::system);
 }
 
+/// What reading the input came to.
+struct ReadStats {
+    std::uint64_t frames = 0, tcp = 0;
+    std::array<std::uint64_t, capture::kSkipReasons> skipped{};
+    Nanos first_ts = 0, last_ts = 0, wall = 0;
+    std::string error; ///< why reading stopped early ("" at the end of the input)
+
+    [[nodiscard]] std::uint64_t skipped_total() const {
+        std::uint64_t n = 0;
+        for (auto k : skipped)
+            n += k;
+        return n;
+    }
+};
+
+/// Reads frames into the tracker until the input ends, --count or --duration is reached,
+/// the demo is over, or Ctrl-C.
+ReadStats read_all(const Options& o, capture::PacketSource& src,
+                   capture::ConnectionTracker& tracker, RecordWriter& writer, const Demo* demo) {
+    ReadStats st;
+    const int dlt = src.link_type();
+    const Nanos wall_start = monotonic_ns();
+    Nanos demo_done = 0;
+    capture::Frame frame;
+    for (;;) {
+        if (cli::interrupted()) break;
+        if (o.duration > 0 && src.live() && monotonic_ns() - wall_start >= o.duration) break;
+        if (demo && demo->finished()) {
+            // Done once the last connection has lingered: every record is out.
+            if (demo_done == 0) demo_done = monotonic_ns();
+            if (monotonic_ns() - demo_done > o.linger + 200 * kNanosPerMilli) break;
+        }
+        const auto r = src.next(frame);
+        if (r == capture::PacketSource::Next::end) break;
+        if (r == capture::PacketSource::Next::error) {
+            st.error = src.error();
+            break;
+        }
+        if (r == capture::PacketSource::Next::timeout) {
+            tracker.expire(realtime_ns()); // live timestamps are wall-clock time
+            writer.flush();
+            continue;
+        }
+        if (st.frames == 0) {
+            st.first_ts = frame.timestamp;
+            writer.start(frame.timestamp);
+        }
+        if (o.duration > 0 && !src.live() && frame.timestamp - st.first_ts >= o.duration) break;
+        ++st.frames;
+        st.last_ts = std::max(st.last_ts, frame.timestamp);
+        const auto d = capture::decode_frame(dlt, frame.data);
+        if (d.skip != capture::Skip::none) {
+            ++st.skipped[static_cast<std::size_t>(d.skip)];
+        } else {
+            ++st.tcp;
+            tracker.add(frame.timestamp, d.tcp);
+        }
+        if (o.count > 0 && st.frames >= o.count) break;
+    }
+    st.wall = monotonic_ns() - wall_start;
+    return st;
+}
+
+/// The capture section, the skipped frames, and the notes and metrics they give.
+void add_capture(Report& report, std::map<std::string, double>& metrics, const Options& o,
+                 const capture::PacketSource& src, const ReadStats& st,
+                 const capture::TrackerStats& ts) {
+    auto& cap = report.section("capture", "Capture", Section::Kind::record);
+    cap.add({"source", "source", Unit::none},
+            Cell(o.read_file.empty() ? "live on " + o.interface : o.read_file));
+    cap.add({"link_type", "link type", Unit::none}, Cell(src.link_type_name()));
+    cap.add({"timestamps", "timestamps", Unit::none},
+            Cell(std::string(src.nanosecond() ? "ns" : "us")));
+    cap.add({"frames", "frames read", Unit::count}, Cell(st.frames));
+    cap.add({"tcp_packets", "TCP packets", Unit::count}, Cell(st.tcp));
+    cap.add({"skipped", "skipped", Unit::count}, Cell(st.skipped_total()));
+    cap.add({"span_ns", "capture span", Unit::ns},
+            Cell(static_cast<std::uint64_t>(std::max<Nanos>(0, st.last_ts - st.first_ts))));
+    cap.add({"elapsed_ns", "read in", Unit::ns}, Cell(static_cast<std::uint64_t>(st.wall)));
+    cap.add({"packets_per_s", "rate", Unit::per_second},
+            Cell(st.wall > 0 ? static_cast<double>(st.frames) * 1e9 / static_cast<double>(st.wall)
+                             : 0.0));
+    cap.add({"peak_open", "most open at once", Unit::count}, Cell(ts.peak_open));
+    cap.add({"tracker_bytes", "tracker memory (peak)", Unit::bytes},
+            Cell(static_cast<std::uint64_t>(ts.peak_memory_bytes)));
+    cap.add({"peak_rss_bytes", "peak RSS", Unit::bytes}, Cell(peak_rss_bytes()));
+    metrics["dropped"] = 0;
+    if (src.live()) {
+        const auto k = src.stats();
+        cap.add({"kernel_received", "kernel received", Unit::count}, Cell(k.received));
+        cap.add({"kernel_dropped", "kernel dropped", Unit::count}, Cell(k.dropped));
+        cap.add({"if_dropped", "interface dropped", Unit::count}, Cell(k.if_dropped));
+        metrics["dropped"] = static_cast<double>(k.dropped + k.if_dropped);
+        if (k.dropped + k.if_dropped > 0)
+            report.notes.push_back(fmt::format(
+                "the kernel dropped {} packets: counts may be short (a bigger buffer or a "
+                "narrower filter helps)",
+                format_count(k.dropped + k.if_dropped)));
+    }
+    metrics["skipped"] = static_cast<double>(st.skipped_total());
+    if (st.skipped_total() > 0) {
+        auto& sk = report.section("skipped", "Frames skipped", Section::Kind::table);
+        sk.fields = {{"reason", "reason", Unit::none, false, true},
+                     {"what", "reason", Unit::none},
+                     {"count", "count", Unit::count}};
+        for (std::size_t i = 1; i < st.skipped.size(); ++i) {
+            const auto why = static_cast<capture::Skip>(i);
+            if (st.skipped[i] > 0)
+                sk.add_row({Cell(std::string(capture::skip_key(why))),
+                            Cell(std::string(capture::skip_name(why))), Cell(st.skipped[i])});
+        }
+    }
+    if (!st.error.empty())
+        report.notes.push_back(
+            fmt::format("reading stopped after {} frames: {}", format_count(st.frames), st.error));
+    if (ts.out_of_order_time > 0)
+        report.notes.push_back(fmt::format("{} packets had a timestamp before the previous one",
+                                           format_count(ts.out_of_order_time)));
+}
+
+Output output_of(const Options& o) {
+    if (o.zeek) return Output::zeek;
+    switch (o.common.format) {
+    case Format::json:
+        return Output::json;
+    case Format::ndjson:
+        return Output::ndjson;
+    case Format::csv:
+        return Output::csv;
+    case Format::table:
+        break;
+    }
+    return Output::table;
+}
+
 int run(const Options& given) {
     cli::install_interrupt_handlers();
     Options o = given;
@@ -186,11 +305,12 @@ int run(const Options& given) {
         throw ParseError(o.read_file.empty() ? "give -r FILE (a capture) or -i IFACE (live)"
                                              : "-r and -i cannot be used together");
     if (!o.user.empty() && o.interface.empty()) throw ParseError("-Z only applies with -i");
-    const bool streaming = o.common.format != Format::table || o.zeek;
     if (o.zeek && o.common.format != Format::table)
         throw ParseError("--zeek is its own format: drop --json, --ndjson or --csv");
+    const Output output = output_of(o);
     const bool ladder = o.ladder_given;
-    if (ladder && streaming) throw ParseError("--ladder draws for people: drop the machine format");
+    if (ladder && output != Output::table)
+        throw ParseError("--ladder draws for people: drop the machine format");
     const auto ladder_filter = ladder ? LadderFilter::parse(o.ladder) : LadderFilter{};
     std::string filter;
     for (const auto& w : o.filter)
@@ -213,235 +333,59 @@ int run(const Options& given) {
         return capture_error_exit(e, o);
     }
     if (!o.user.empty()) drop_privileges(o.user);
-    std::thread demo_thread;
-    Nanos demo_done = 0;
-    if (demo) demo_thread = std::thread([&] { demo->run(); });
-    struct Joiner {
-        std::thread& t;
-        ~Joiner() {
-            if (t.joinable()) t.join();
-        }
-    } joiner{demo_thread};
-    const int dlt = src->link_type();
-    if (!capture::link_type_supported(dlt)) {
+    if (!capture::link_type_supported(src->link_type())) {
         std::cerr << fmt::format("netdx-trace: link type {} ({}) is not supported (supported: "
                                  "EN10MB, LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4, IPV6)\n",
-                                 src->link_type_name(), dlt);
+                                 src->link_type_name(), src->link_type());
         return to_int(ExitCode::usage);
     }
 
-    Out out;
+    RecordWriter writer(output, o.top, src->live());
     Summary summary;
-    Nanos origin = 0;
-    std::vector<std::pair<std::uint32_t, Row>> table; // the --top lowest connection numbers
-    std::uint64_t listed = 0;
     LadderRecorder ladders(ladder_filter, o.ladder_max, o.ladder_packets);
-    bool json_first = true;
-    std::string line; // one record, reused
-    if (o.common.format == Format::json)
-        out.add("{\"connections\":[\n"); // the summary's members follow the array
-    if (o.common.format == Format::csv) {
-        std::string head;
-        for (const auto& f : connection_fields())
-            head += (head.empty() ? "" : ",") + f.key;
-        out.add(head + "\n");
-    }
-    auto sink = [&](const Connection& c) {
-        summary.add(c);
-        if (ladder) {
-            out.add(ladders.on_end(c));
-            out.flush();
-        }
-        if (o.zeek) {
-            out.add(zeek_line(c));
-        } else if (o.common.format == Format::table) {
-            if (o.top == 0 || table.size() < o.top) {
-                table.emplace_back(c.id, connection_row(c, origin));
-                std::push_heap(table.begin(), table.end(),
-                               [](const auto& a, const auto& b) { return a.first < b.first; });
-            } else if (c.id < table.front().first) {
-                std::pop_heap(table.begin(), table.end(),
-                              [](const auto& a, const auto& b) { return a.first < b.first; });
-                table.back() = {c.id, connection_row(c, origin)};
-                std::push_heap(table.begin(), table.end(),
-                               [](const auto& a, const auto& b) { return a.first < b.first; });
-            }
-            ++listed;
-        } else {
-            line.clear();
-            const auto row = connection_row(c, origin);
-            if (o.common.format == Format::csv) {
-                append_csv(line, row);
-            } else if (o.common.format == Format::ndjson) {
-                append_json(line, row, R"("type":"connection")");
-                line += '\n';
-            } else {
-                if (!json_first) line += ",\n";
-                append_json(line, row);
-                json_first = false;
-            }
-            out.add(line);
-        }
-        if (src->live()) out.flush(); // a live stream shows each connection as it ends
-    };
     capture::TrackerOptions topt;
     topt.linger = o.linger;
-    capture::ConnectionTracker tracker(sink, topt);
+    capture::ConnectionTracker tracker(
+        [&](const Connection& c) {
+            summary.add(c);
+            if (ladder) writer.add_text(ladders.on_end(c));
+            writer.add(c);
+        },
+        topt);
     if (ladder)
         tracker.set_observer(
             [&](const Connection& c, const capture::TcpPacket& p, Nanos ts,
                 const capture::PacketEvent& ev) { ladders.on_packet(c, p, ts, ev); });
 
-    std::array<std::uint64_t, capture::kSkipReasons> skipped{};
-    std::uint64_t frames = 0, tcp = 0;
-    std::string read_error;
-    Nanos first_ts = 0, last_ts = 0;
-    const Nanos wall_start = monotonic_ns();
-    bool zeek_open = false;
-    capture::Frame frame;
-    for (;;) {
-        if (cli::interrupted()) break;
-        if (o.duration > 0 && src->live() && monotonic_ns() - wall_start >= o.duration) break;
-        if (demo && demo->finished()) {
-            // Done once the last connection has lingered: every record is out.
-            if (demo_done == 0) demo_done = monotonic_ns();
-            if (monotonic_ns() - demo_done > o.linger + 200 * kNanosPerMilli) break;
-        }
-        const auto r = src->next(frame);
-        if (r == capture::PacketSource::Next::end) break;
-        if (r == capture::PacketSource::Next::error) {
-            read_error = src->error();
-            break;
-        }
-        if (r == capture::PacketSource::Next::timeout) {
-            tracker.expire(realtime_ns()); // live timestamps are wall-clock time
-            out.flush();
-            continue;
-        }
-        if (frames == 0) {
-            first_ts = origin = frame.timestamp;
-            if (o.zeek) {
-                out.add(zeek_header(first_ts));
-                zeek_open = true;
-            }
-        }
-        if (o.duration > 0 && !src->live() && frame.timestamp - first_ts >= o.duration) break;
-        ++frames;
-        last_ts = std::max(last_ts, frame.timestamp);
-        const auto d = capture::decode_frame(dlt, frame.data);
-        if (d.skip != capture::Skip::none) {
-            ++skipped[static_cast<std::size_t>(d.skip)];
-        } else {
-            ++tcp;
-            tracker.add(frame.timestamp, d.tcp);
-        }
-        if (o.count > 0 && frames >= o.count) break;
-    }
-    const Nanos wall = monotonic_ns() - wall_start;
-    const auto cstats = src->live() ? src->stats() : capture::CaptureStats{};
+    std::jthread demo_thread; // joins however this function is left
+    if (demo) demo_thread = std::jthread([&] { demo->run(); });
+    const auto st = read_all(o, *src, tracker, writer, demo ? &*demo : nullptr);
+    if (demo_thread.joinable()) demo_thread.join();
     tracker.finish();
-    const auto& ts = tracker.stats();
 
     Report report;
     report.tool = kInfo.name;
     report.version = kVersion;
     report.interrupted = cli::interrupted();
+    report.primary = "connections";
     std::map<std::string, double> metrics;
-    if (o.common.format == Format::table && !table.empty()) {
-        std::sort(table.begin(), table.end(),
-                  [](const auto& a, const auto& b) { return a.first < b.first; });
-        auto& sec = report.section("connections", "Connections", Section::Kind::table);
-        sec.fields = connection_fields();
-        for (auto& [id, row] : table)
-            sec.add_row(std::move(row));
-        if (listed > table.size())
-            report.notes.push_back(fmt::format("{} of {} connections listed (--top 0 lists every "
-                                               "one; --json, --csv and --zeek stream them all)",
-                                               format_count(table.size()), format_count(listed)));
-    }
+    writer.fill(report);
     summary.to_report(report, metrics);
-
-    std::uint64_t skipped_total = 0;
-    for (auto n : skipped)
-        skipped_total += n;
-    auto& cap = report.section("capture", "Capture", Section::Kind::record);
-    cap.add({"source", "source", Unit::none},
-            Cell(o.read_file.empty() ? "live on " + o.interface : o.read_file));
-    cap.add({"link_type", "link type", Unit::none}, Cell(src->link_type_name()));
-    cap.add({"timestamps", "timestamps", Unit::none},
-            Cell(std::string(src->nanosecond() ? "ns" : "us")));
-    cap.add({"frames", "frames read", Unit::count}, Cell(frames));
-    cap.add({"tcp_packets", "TCP packets", Unit::count}, Cell(tcp));
-    cap.add({"skipped", "skipped", Unit::count}, Cell(skipped_total));
-    cap.add({"span_ns", "capture span", Unit::ns},
-            Cell(static_cast<std::uint64_t>(std::max<Nanos>(0, last_ts - first_ts))));
-    cap.add({"elapsed_ns", "read in", Unit::ns}, Cell(static_cast<std::uint64_t>(wall)));
-    cap.add({"packets_per_s", "rate", Unit::per_second},
-            Cell(wall > 0 ? static_cast<double>(frames) * 1e9 / static_cast<double>(wall) : 0.0));
-    cap.add({"peak_open", "most open at once", Unit::count}, Cell(ts.peak_open));
-    cap.add({"tracker_bytes", "tracker memory (peak)", Unit::bytes},
-            Cell(static_cast<std::uint64_t>(ts.peak_memory_bytes)));
-    cap.add({"peak_rss_bytes", "peak RSS", Unit::bytes}, Cell(peak_rss_bytes()));
-    if (src->live()) {
-        cap.add({"kernel_received", "kernel received", Unit::count}, Cell(cstats.received));
-        cap.add({"kernel_dropped", "kernel dropped", Unit::count}, Cell(cstats.dropped));
-        cap.add({"if_dropped", "interface dropped", Unit::count}, Cell(cstats.if_dropped));
-        metrics["dropped"] = static_cast<double>(cstats.dropped + cstats.if_dropped);
-        if (cstats.dropped + cstats.if_dropped > 0)
-            report.notes.push_back(fmt::format(
-                "the kernel dropped {} packets: counts may be short (a bigger buffer or a "
-                "narrower filter helps)",
-                format_count(cstats.dropped + cstats.if_dropped)));
-    } else {
-        metrics["dropped"] = 0;
-    }
-    metrics["skipped"] = static_cast<double>(skipped_total);
-    if (skipped_total > 0) {
-        auto& sk = report.section("skipped", "Frames skipped", Section::Kind::table);
-        sk.fields = {{"reason", "reason", Unit::none, false, true},
-                     {"what", "reason", Unit::none},
-                     {"count", "count", Unit::count}};
-        for (std::size_t i = 1; i < skipped.size(); ++i) {
-            const auto why = static_cast<capture::Skip>(i);
-            if (skipped[i] > 0)
-                sk.add_row({Cell(std::string(capture::skip_key(why))),
-                            Cell(std::string(capture::skip_name(why))), Cell(skipped[i])});
-        }
-    }
-    if (!read_error.empty())
-        report.notes.push_back(
-            fmt::format("reading stopped after {} frames: {}", format_count(frames), read_error));
-    if (ts.out_of_order_time > 0)
-        report.notes.push_back(fmt::format("{} packets had a timestamp before the previous one",
-                                           format_count(ts.out_of_order_time)));
+    add_capture(report, metrics, o, *src, st, tracker.stats());
     if (ladder && ladders.drawn() == 0) report.notes.push_back("no connection matched --ladder");
     report.checks = evaluate(o.common.checks, metrics);
-    report.primary = "connections";
 
     // A capture that cannot be read to its end is bad input: report what was read, then
     // say so in the exit status too (a cut-short file in CI must not pass as complete).
-    const int read_failed = read_error.empty() ? 0 : to_int(ExitCode::usage);
-    if (!streaming) {
-        out.flush();
+    const int read_failed = st.error.empty() ? 0 : to_int(ExitCode::usage);
+    if (output == Output::table) {
+        writer.flush();
         const int code = cli::emit(report, o.common);
         return code == 0 ? read_failed : code;
     }
-    if (o.zeek) {
-        if (!zeek_open) out.add(zeek_header(realtime_ns()));
-        out.add(zeek_footer(realtime_ns()));
-    } else if (o.common.format == Format::ndjson) {
-        auto j = report_to_json(report);
-        j["type"] = "summary";
-        out.add(j.dump() + "\n");
-    } else if (o.common.format == Format::json) {
-        const auto rest = report_to_json(report).dump();
-        out.add("\n],");
-        out.add(std::string_view(rest).substr(1)); // the summary's members after "connections"
-        out.add("\n");
-    }
-    out.flush();
+    writer.finish(report);
     // CSV and Zeek carry only connections: notes and failed checks go to stderr.
-    if (o.zeek || o.common.format == Format::csv) {
+    if (output == Output::csv || output == Output::zeek) {
         for (const auto& n : report.notes)
             cli::warn(o.common, kInfo.name, n);
         for (const auto& c : report.checks)
