@@ -203,9 +203,11 @@ bool append_scalar(std::string& out, const Value& v) {
     if (const auto* b = std::get_if<bool>(&v)) {
         out += *b ? "true" : "false";
     } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
-        fmt::format_to(std::back_inserter(out), "{}", *i);
+        const fmt::format_int f(*i);
+        out.append(f.data(), f.size());
     } else if (const auto* u = std::get_if<std::uint64_t>(&v)) {
-        fmt::format_to(std::back_inserter(out), "{}", *u);
+        const fmt::format_int f(*u);
+        out.append(f.data(), f.size());
     } else if (const auto* d = std::get_if<double>(&v)) {
         if (std::isfinite(*d))
             fmt::format_to(std::back_inserter(out), "{}", *d);
@@ -220,13 +222,21 @@ bool append_scalar(std::string& out, const Value& v) {
 } // namespace
 
 void append_json(std::string& out, const Row& row, std::string_view prefix) {
-    const auto& f = connection_fields();
+    // Each field's `"key":`, quoted once.
+    static const std::vector<std::string> keys = [] {
+        std::vector<std::string> k;
+        for (const auto& f : connection_fields()) {
+            std::string q;
+            append_json_string(q, f.key);
+            k.push_back(q + ':');
+        }
+        return k;
+    }();
     out += '{';
     out += prefix;
     for (std::size_t i = 0; i < row.size(); ++i) {
         if (i > 0 || !prefix.empty()) out += ',';
-        append_json_string(out, f[i].key);
-        out += ':';
+        out += keys[i];
         const auto& v = row[i].value;
         if (const auto* s = std::get_if<std::string>(&v))
             append_json_string(out, *s);
