@@ -151,8 +151,13 @@ class TraceAgreesWithTshark(unittest.TestCase):
 
     def test_per_stream_counts_closer_and_retransmissions(self):
         require_program("tshark")
+        # The Ethernet capture, the real LINUX_SLL2 one, and the tagged copy.
+        for name in ("en10mb.pcap", "sll2.pcap", "vlan.pcap"):
+            self.compare(os.path.join(TRACE, name))
+
+    def compare(self, path):
         out = subprocess.run(
-            ["tshark", "-r", EN10MB, "-T", "fields", "-e", "tcp.stream", "-e", "tcp.srcport",
+            ["tshark", "-r", path, "-T", "fields", "-e", "tcp.stream", "-e", "tcp.srcport",
              "-e", "tcp.dstport", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack",
              "-e", "tcp.connection.fin_active", "-e", "tcp.analysis.retransmission"],
             capture_output=True, text=True, timeout=120).stdout
@@ -167,9 +172,9 @@ class TraceAgreesWithTshark(unittest.TestCase):
                 s["fin_active"] = src
             if f[3] == "1" and f[4] == "0" and f[6] == "1":
                 s["syn_rtx"] += 1
-        _, doc = trace_json(EN10MB)
+        _, doc = trace_json(path)
         recs = sorted(doc["connections"], key=lambda r: r["id"])
-        self.assertEqual(len(recs), len(streams))
+        self.assertEqual(len(recs), len(streams), path)
         for rec, (_, s) in zip(recs, sorted(streams.items())):
             o, r = port_of(rec["orig"]), port_of(rec["resp"])
             self.assertEqual({o, r}, set(s["first"]), rec)
