@@ -263,6 +263,17 @@ class TraceFormats(unittest.TestCase):
         self.assertEqual((rej["conn_state"], rej["history"]), ("REJ", "Sr"))
         self.assertRegex(rej["ts"], r"^\d+\.\d{6}$")
 
+    def test_state_selects_what_is_listed_and_the_summary_counts_all(self):
+        r, doc = trace_json(EN10MB, "--state", "REJ,RSTO,rstr")
+        self.assertEqual(sorted(c["state"] for c in doc["connections"]), ["REJ", "RSTO", "RSTR"])
+        self.assertEqual({s["state"]: s["count"] for s in doc["states"]}["total"], 24)
+        r, doc = trace_json(EN10MB, "--state", "!SF,S1")
+        self.assertEqual(len(doc["connections"]), 24 - 9 - 1)
+        self.assertNotIn("SF", {c["state"] for c in doc["connections"]})
+        r = run(["netdx-trace", "-r", EN10MB, "--state", "SF,XYZ"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'XYZ'", r.stderr)
+
     def test_table_lists_the_first_connections_and_notes_the_rest(self):
         r = run(["netdx-trace", "-r", EN10MB, "--top", "5", "--color=never"])
         self.assertEqual(r.returncode, 0, r.stderr)

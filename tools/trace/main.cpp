@@ -3,6 +3,7 @@
 // retransmissions and the closer, streamed as each connection ends.
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <cerrno>
 #include <cstring>
 #include <grp.h>
@@ -22,6 +23,7 @@
 #include <netdx/report/result.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/sys/parse_error.hpp>
+#include <netdx/sys/text.hpp>
 #include <netdx/version.hpp>
 
 #include "cli.hpp"
@@ -68,6 +70,7 @@ struct Options {
     std::uint64_t snaplen = 256;
     bool promiscuous = false;
     bool demo = false;
+    std::string states;
 };
 
 void setup(CLI::App& app, Options& o) {
@@ -86,6 +89,10 @@ void setup(CLI::App& app, Options& o) {
     app.add_option("-Z,--user", o.user,
                    "After opening the interface, drop root privileges to this user")
         ->type_name("USER");
+    app.add_option("--state", o.states,
+                   "List and stream only connections in these states (REJ,RSTR; !SF: all but "
+                   "SF); the summary still counts every one")
+        ->type_name("STATES");
     app.add_flag("--zeek", o.zeek, "Zeek conn.log (TSV), one line per connection as it ends");
     cli::add_count(app, "--top", o.top,
                    "Connections listed in the table (0: all; default 20; JSON, NDJSON, CSV "
@@ -274,6 +281,22 @@ void add_capture(Report& report, std::map<std::string, double>& metrics, const O
                                            format_count(ts.out_of_order_time)));
 }
 
+/// --state: which conn_states to list ("REJ,RSTO", or "!SF,S1" for all but those).
+std::bitset<capture::kConnStates> parse_states(std::string_view text) {
+    std::bitset<capture::kConnStates> set;
+    const bool invert = !text.empty() && text.front() == '!';
+    if (invert) text.remove_prefix(1);
+    for (const auto name : split_list(text)) {
+        capture::ConnState st{};
+        if (!capture::conn_state_from_name(name, st))
+            throw ParseError(fmt::format("unknown state '{}' in --state (states: S0, S1, SF, REJ, "
+                                         "S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH)",
+                                         name));
+        set.set(static_cast<std::size_t>(st));
+    }
+    return invert ? ~set : set;
+}
+
 Output output_of(const Options& o) {
     if (o.zeek) return Output::zeek;
     switch (o.common.format) {
@@ -312,6 +335,8 @@ int run(const Options& given) {
     if (ladder && output != Output::table)
         throw ParseError("--ladder draws for people: drop the machine format");
     const auto ladder_filter = ladder ? LadderFilter::parse(o.ladder) : LadderFilter{};
+    const auto listed_states =
+        o.states.empty() ? std::bitset<capture::kConnStates>().set() : parse_states(o.states);
     std::string filter;
     for (const auto& w : o.filter)
         filter += (filter.empty() ? "" : " ") + w;
@@ -349,7 +374,7 @@ int run(const Options& given) {
         [&](const Connection& c) {
             summary.add(c);
             if (ladder) writer.add_text(ladders.on_end(c));
-            writer.add(c);
+            if (listed_states.test(static_cast<std::size_t>(c.state()))) writer.add(c);
         },
         topt);
     if (ladder)
