@@ -318,6 +318,23 @@ class TraceLadder(unittest.TestCase):
         self.assertIn("RST/ACK", text)
         self.assertNotIn("LISTEN", text)
 
+    def test_ladder_steps_in_json_records(self):
+        r = run(["netdx-trace", "-r", EN10MB, "--ndjson", "--ladder=7010"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        recs = [json.loads(l) for l in r.stdout.splitlines()][:-1]
+        drawn = [c for c in recs if "ladder" in c]
+        self.assertEqual([port_of(c["resp"]) for c in drawn], [7010])
+        steps = drawn[0]["ladder"]
+        self.assertEqual(len(steps), drawn[0]["orig_pkts"] + drawn[0]["resp_pkts"])
+        self.assertEqual(steps[0]["flags"], "SYN")
+        self.assertEqual((steps[0]["orig_state"], steps[0]["resp_state"]), ("SYN_SENT", "LISTEN"))
+        self.assertEqual((steps[-1]["orig_state"], steps[-1]["resp_state"]), ("TIME_WAIT", "TIME_WAIT"))
+        self.assertEqual(sum(s["retransmission"] for s in steps), 2)  # the two FINs sent again
+        self.assertEqual(sum(s["delta_ns"] for s in steps), steps[-1]["t_ns"])
+        # --state hides what it does not list, ladders included.
+        r = run(["netdx-trace", "-r", EN10MB, "--json", "--ladder=7010", "--state", "REJ"])
+        self.assertNotIn("ladder", json.loads(r.stdout)["connections"][0])
+
     def test_bad_filter_names_the_term(self):
         r = run(["netdx-trace", "-r", EN10MB, "--ladder=bogus"])
         self.assertEqual(r.returncode, 2)

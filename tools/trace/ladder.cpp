@@ -1,6 +1,7 @@
 #include "ladder.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -216,12 +217,12 @@ std::string time_text(Nanos ns) {
 
 } // namespace
 
-std::string LadderRecorder::on_end(const Connection& c) {
+std::optional<LadderRecorder::Drawing> LadderRecorder::take(const Connection& c) {
     const auto it = open_.find(c.id);
-    if (it == open_.end()) return "";
+    if (it == open_.end()) return std::nullopt;
     Drawing d = std::move(it->second);
     open_.erase(it);
-    if (!filter_.matches(c) || (max_ladders_ != 0 && drawn_ >= max_ladders_)) return "";
+    if (!filter_.matches(c) || (max_ladders_ != 0 && drawn_ >= max_ladders_)) return std::nullopt;
     ++drawn_;
     if (c.state() == capture::ConnState::REJ) {
         // Refused: nothing listened; the packets alone could not tell while they came.
@@ -229,6 +230,39 @@ std::string LadderRecorder::on_end(const Connection& c) {
         for (auto& s : d.steps)
             if (s.resp_after == TcpState::listen) s.resp_after = TcpState::closed;
     }
+    return d;
+}
+
+std::string LadderRecorder::on_end_json(const Connection& c) {
+    const auto d = take(c);
+    if (!d) return "";
+    std::string out = R"("ladder":[)";
+    Nanos prev = c.first_ts;
+    for (std::size_t i = 0; i < d->steps.size(); ++i) {
+        const auto& s = d->steps[i];
+        if (i) out += ',';
+        out += fmt::format(
+            R"({{"t_ns":{},"delta_ns":{},"from":"{}","flags":"{}","seq":{},"ack":{},"len":{},)"
+            R"("win":{},"retransmission":{},"orig_state":"{}","resp_state":"{}")",
+            s.ts - c.first_ts, s.ts - prev, s.from == Side::orig ? "orig" : "resp",
+            flags_text(s.flags), s.seq, (s.flags & tf::ack) ? fmt::format("{}", s.ack) : "null",
+            s.len, s.window, s.retransmission, ladder_state_name(s.orig_after),
+            ladder_state_name(s.resp_after));
+        if (s.mss) out += fmt::format(R"(,"mss":{})", s.mss);
+        if (s.wscale != 0xff) out += fmt::format(R"(,"wscale":{})", s.wscale);
+        if (s.flags & tf::syn)
+            out += fmt::format(R"(,"sack":{},"timestamps":{})", s.sack, s.timestamps);
+        out += '}';
+        prev = s.ts;
+    }
+    out += fmt::format(R"(],"ladder_not_drawn":{})", d->not_drawn);
+    return out;
+}
+
+std::string LadderRecorder::on_end(const Connection& c) {
+    const auto taken = take(c);
+    if (!taken) return "";
+    const Drawing& d = *taken;
 
     std::vector<std::string> labels;
     for (const auto& s : d.steps) {

@@ -10,6 +10,7 @@
 // Column widths come from the longest label and address of the ladder, so nothing breaks
 // the alignment.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -55,6 +56,11 @@ public:
                    const capture::PacketEvent& ev);
     /// The drawing when the ended connection `c` was chosen; "" otherwise.
     [[nodiscard]] std::string on_end(const capture::Connection& c);
+    /// The same steps as JSON members for the connection's record ("ladder":[{...}],
+    /// "ladder_not_drawn":N) when `c` was chosen; "" otherwise.
+    [[nodiscard]] std::string on_end_json(const capture::Connection& c);
+    /// Drops what was recorded for `c` (it ended and is not shown).
+    void forget(const capture::Connection& c) { open_.erase(c.id); }
     [[nodiscard]] std::uint64_t drawn() const { return drawn_; }
 
 private:
@@ -72,6 +78,8 @@ private:
         std::uint64_t not_drawn = 0;
         TcpState resp_before = TcpState::closed;
     };
+    /// The chosen connection's steps (nullopt when it was not chosen), states fixed up.
+    std::optional<Drawing> take(const capture::Connection& c);
     LadderFilter filter_;
     std::uint64_t max_ladders_;
     std::size_t max_steps_;

@@ -332,8 +332,9 @@ int run(const Options& given) {
         throw ParseError("--zeek is its own format: drop --json, --ndjson or --csv");
     const Output output = output_of(o);
     const bool ladder = o.ladder_given;
-    if (ladder && output != Output::table)
-        throw ParseError("--ladder draws for people: drop the machine format");
+    if (ladder && (output == Output::csv || output == Output::zeek))
+        throw ParseError("--ladder goes with the table, --json or --ndjson, not with --csv or "
+                         "--zeek");
     const auto ladder_filter = ladder ? LadderFilter::parse(o.ladder) : LadderFilter{};
     const auto listed_states =
         o.states.empty() ? std::bitset<capture::kConnStates>().set() : parse_states(o.states);
@@ -373,8 +374,18 @@ int run(const Options& given) {
     capture::ConnectionTracker tracker(
         [&](const Connection& c) {
             summary.add(c);
-            if (ladder) writer.add_text(ladders.on_end(c));
-            if (listed_states.test(static_cast<std::size_t>(c.state()))) writer.add(c);
+            if (!listed_states.test(static_cast<std::size_t>(c.state()))) {
+                if (ladder) ladders.forget(c);
+                return;
+            }
+            if (!ladder) {
+                writer.add(c);
+            } else if (output == Output::table) {
+                writer.add_text(ladders.on_end(c));
+                writer.add(c);
+            } else {
+                writer.add(c, ladders.on_end_json(c)); // the steps inside the record
+            }
         },
         topt);
     if (ladder)

@@ -52,7 +52,7 @@ void RecordWriter::add_text(std::string_view text) {
     flush();
 }
 
-void RecordWriter::add(const capture::Connection& c) {
+void RecordWriter::add(const capture::Connection& c, std::string_view extra) {
     ++seen_;
     if (output_ == Output::table) {
         if (top_ != 0 && kept_.size() >= top_) {
@@ -72,11 +72,13 @@ void RecordWriter::add(const capture::Connection& c) {
         if (output_ == Output::csv) {
             append_csv(line_, row);
         } else if (output_ == Output::ndjson) {
-            append_json(line_, row, R"("type":"connection")");
+            prefix_ = R"("type":"connection")";
+            if (!extra.empty()) prefix_ += ',' + std::string(extra);
+            append_json(line_, row, prefix_);
             line_ += '\n';
         } else {
             if (!first_record_) line_ += ",\n";
-            append_json(line_, row);
+            append_json(line_, row, extra);
             first_record_ = false;
         }
     }

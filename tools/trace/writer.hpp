@@ -27,7 +27,8 @@ public:
 
     /// The capture's first timestamp: start_ns is relative to it, and it dates Zeek's header.
     void start(Nanos first_ts);
-    void add(const capture::Connection& c);
+    /// `extra`: more JSON members for the record (a ladder), JSON and NDJSON only.
+    void add(const capture::Connection& c, std::string_view extra = {});
     /// Text for people (a ladder), written at once.
     void add_text(std::string_view text);
     void flush();
@@ -46,7 +47,7 @@ private:
     bool started_ = false;
     bool first_record_ = true;
     Nanos origin_ = 0;
-    std::string buf_, line_;
+    std::string buf_, line_, prefix_;
     std::vector<std::pair<std::uint32_t, Row>> kept_; ///< a max-heap on the connection number
     std::uint64_t seen_ = 0;
 };
