@@ -274,6 +274,16 @@ class TraceFormats(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("'XYZ'", r.stderr)
 
+    def test_count_and_duration_stop_a_file_early(self):
+        _, doc = trace_json(EN10MB, "--count", "10")
+        self.assertEqual(doc["capture"]["frames"], 10)
+        self.assertEqual(sum(c["orig_pkts"] + c["resp_pkts"] for c in doc["connections"]), 10)
+        # Capture time: the first 0.3 s hold scenarios 7001-7005 (7006 starts at 0.32 s).
+        _, doc = trace_json(EN10MB, "--duration", "300ms")
+        self.assertLess(doc["capture"]["span_ns"], 300_000_000)
+        ports = sorted(port_of(c["resp"]) for c in doc["connections"])
+        self.assertEqual(ports, [7001, 7002, 7003, 7004, 7005])
+
     def test_table_lists_the_first_connections_and_notes_the_rest(self):
         r = run(["netdx-trace", "-r", EN10MB, "--top", "5", "--color=never"])
         self.assertEqual(r.returncode, 0, r.stderr)
