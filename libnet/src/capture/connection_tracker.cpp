@@ -205,6 +205,122 @@ void update_tcp_states(Connection& c, Side s, const TcpPacket& p, bool first_fin
     }
 }
 
+/// The sender's sequence space: its ISN, SYN and SYN/ACK timing and options, new and
+/// retransmitted data, zero windows. Returns where its data starts (after a SYN's number).
+std::uint32_t track_sequence(Connection& c, Side s, const TcpPacket& p, Nanos ts, PacketEvent& ev) {
+    using namespace tcp_flag;
+    auto& e = c.of(s);
+    const auto& peer = c.of(other(s));
+    // The SYN and the FIN take one sequence number each.
+    const bool is_syn = (p.flags & syn) != 0;
+    if (!e.has(SideState::seq_known)) {
+        e.bits |= SideState::seq_known;
+        e.isn = is_syn ? p.seq : p.seq - 1; // midstream: as if the SYN came just before
+        e.seq_end = is_syn ? p.seq + 1 : p.seq;
+    }
+    if (is_syn) {
+        if (p.seq != e.isn && !e.has(SideState::syn)) e.isn = p.seq;
+        if (e.has(SideState::syn) && p.seq == e.isn) ev.retransmission = true;
+        if (e.has(SideState::syn) && p.seq != e.isn) { // a new attempt's ISN (Zeek: SYN_seq_jump)
+            e.isn = p.seq;
+            e.seq_end = p.seq + 1;
+        }
+        e.bits |= SideState::syn;
+        const auto& o = p.options;
+        if (o.mss) e.mss = *o.mss;
+        if (o.window_scale) e.wscale = *o.window_scale;
+        if (o.sack_permitted) e.bits |= SideState::sack;
+        if (o.ts_value) e.bits |= SideState::timestamps;
+        if (!(p.flags & ack) && !(p.flags & rst)) {
+            if (s == Side::orig) {
+                if (c.syns == 0) c.syn_first_off = encode_span(ts - c.first_ts);
+                if (c.syns == 1 && c.synacks == 0) e.first_gap_us = gap_us(ts - c.syn_first_ts());
+                if (c.syns < 0xffff) ++c.syns;
+                if (c.synacks == 0) c.syn_last_off = encode_span(ts - c.syn_first_ts());
+            }
+        } else if ((p.flags & ack) && !(p.flags & rst) && s == Side::resp) {
+            if (c.synacks == 0) {
+                if (c.syns == 0) c.flags |= Connection::synack_before_syn;
+                c.synack_first_off = encode_span(ts - (c.syns ? c.syn_last_ts() : c.first_ts));
+            }
+            if (c.synacks == 1 && !c.has(Connection::handshake_acked))
+                e.first_gap_us = gap_us(ts - c.synack_first_ts());
+            if (c.synacks < 0xffff) ++c.synacks;
+            if (!c.has(Connection::handshake_acked))
+                c.synack_last_off = encode_span(ts - c.synack_first_ts());
+        }
+    }
+    const std::uint32_t begin = p.seq + (is_syn ? 1 : 0);
+    if (p.payload > 0) {
+        const std::uint32_t end = begin + p.payload;
+        if (!seq_after(end, e.seq_end)) {
+            ev.retransmission = true;
+            scaled(c, s, e.retransmits, 'T');
+        } else {
+            e.bytes += seq_after(e.seq_end, begin) ? end - e.seq_end : p.payload;
+            e.seq_end = end;
+            if (peer.has(SideState::fin)) e.bits |= SideState::data_after_peer_fin;
+        }
+    }
+    if (!(p.flags & (syn | rst)) && p.window == 0) scaled(c, s, e.zero_windows, 'W');
+    return begin;
+}
+
+/// What the packet's ACK field says of the other side: the end of the handshake, data the
+/// capture never showed (a gap), the other side's FIN acknowledged.
+void track_acknowledgment(Connection& c, Side s, const TcpPacket& p, Nanos ts) {
+    using namespace tcp_flag;
+    auto& peer = c.of(other(s));
+    if (!(p.flags & ack) || (p.flags & rst) || !peer.has(SideState::seq_known)) return;
+    if (s == Side::orig && !c.has(Connection::handshake_acked) && c.synacks > 0 &&
+        !(p.flags & syn) && p.ack == peer.isn + 1) {
+        c.ack_off = encode_span(ts - c.synack_last_ts());
+        c.flags |= Connection::handshake_acked;
+    }
+    const std::uint32_t gap = p.ack - peer.seq_end;
+    if (gap != 0 && gap < (1u << 30)) {
+        scaled(c, other(s), peer.gaps, 'G');
+        peer.bytes += gap;
+        peer.seq_end = p.ack;
+    }
+    if (peer.has(SideState::fin) && seq_at_or_after(p.ack, peer.fin_seq + 1))
+        peer.bits |= SideState::fin_acked;
+}
+
+/// FIN and RST: who closed first, whether the FINs crossed, retransmitted FINs. Returns
+/// whether this is the sender's first FIN.
+bool track_close(Connection& c, Side s, const TcpPacket& p, std::uint32_t begin, Nanos ts,
+                 PacketEvent& ev) {
+    using namespace tcp_flag;
+    auto& e = c.of(s);
+    const auto& peer = c.of(other(s));
+    bool first_fin = false;
+    if (p.flags & fin) {
+        const std::uint32_t at_seq = begin + p.payload;
+        if (e.has(SideState::fin) && at_seq == e.fin_seq) {
+            ev.retransmission = true;
+        } else if (!e.has(SideState::fin)) {
+            first_fin = true;
+            e.fin_seq = at_seq;
+            e.fin_off = encode_span(ts - c.first_ts);
+            e.bits |= SideState::fin;
+            if (peer.has(SideState::fin)) {
+                // The FINs crossed when this one does not acknowledge the other's.
+                if (!(p.flags & ack) || !seq_at_or_after(p.ack, peer.fin_seq + 1))
+                    c.flags |= Connection::simultaneous;
+            } else if (s == Side::resp) {
+                c.flags |= Connection::resp_closed_first;
+            }
+        }
+        if (seq_after(at_seq + 1, e.seq_end)) e.seq_end = at_seq + 1;
+    }
+    if ((p.flags & rst) && !e.has(SideState::rst)) {
+        e.bits |= SideState::rst;
+        e.rst_off = encode_span(ts - c.first_ts);
+    }
+    return first_fin;
+}
+
 } // namespace
 
 /// Open addressing with linear probing; an entry is (low 32 bits of the hash) << 32 | slot + 1,
@@ -406,7 +522,6 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
     ev.from = s;
     Connection& c = at(slot);
     auto& e = c.of(s);
-    auto& peer = c.of(other(s));
     c.last_ts = std::max(c.last_ts, ts);
     ++e.packets;
     e.ip_bytes += p.ip_len;
@@ -414,100 +529,9 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
     update_history(c, s, p);
     update_zeek(c, s, p);
 
-    // Sequence space: the SYN and the FIN take one number each.
-    const bool is_syn = (p.flags & syn) != 0;
-    if (!e.has(SideState::seq_known)) {
-        e.bits |= SideState::seq_known;
-        e.isn = is_syn ? p.seq : p.seq - 1; // midstream: as if the SYN came just before
-        e.seq_end = is_syn ? p.seq + 1 : p.seq;
-    }
-    if (is_syn) {
-        if (p.seq != e.isn && !e.has(SideState::syn)) e.isn = p.seq;
-        if (e.has(SideState::syn) && p.seq == e.isn) ev.retransmission = true;
-        if (e.has(SideState::syn) && p.seq != e.isn) { // a new attempt's ISN (Zeek: SYN_seq_jump)
-            e.isn = p.seq;
-            e.seq_end = p.seq + 1;
-        }
-        e.bits |= SideState::syn;
-        const auto& o = p.options;
-        if (o.mss) e.mss = *o.mss;
-        if (o.window_scale) e.wscale = *o.window_scale;
-        if (o.sack_permitted) e.bits |= SideState::sack;
-        if (o.ts_value) e.bits |= SideState::timestamps;
-        if (!(p.flags & ack) && !(p.flags & rst)) {
-            if (s == Side::orig) {
-                if (c.syns == 0) c.syn_first_off = encode_span(ts - c.first_ts);
-                if (c.syns == 1 && c.synacks == 0) e.first_gap_us = gap_us(ts - c.syn_first_ts());
-                if (c.syns < 0xffff) ++c.syns;
-                if (c.synacks == 0) c.syn_last_off = encode_span(ts - c.syn_first_ts());
-            }
-        } else if ((p.flags & ack) && !(p.flags & rst) && s == Side::resp) {
-            if (c.synacks == 0) {
-                if (c.syns == 0) c.flags |= Connection::synack_before_syn;
-                c.synack_first_off = encode_span(ts - (c.syns ? c.syn_last_ts() : c.first_ts));
-            }
-            if (c.synacks == 1 && !c.has(Connection::handshake_acked))
-                e.first_gap_us = gap_us(ts - c.synack_first_ts());
-            if (c.synacks < 0xffff) ++c.synacks;
-            if (!c.has(Connection::handshake_acked))
-                c.synack_last_off = encode_span(ts - c.synack_first_ts());
-        }
-    }
-    const std::uint32_t begin = p.seq + (is_syn ? 1 : 0);
-    if (p.payload > 0) {
-        const std::uint32_t end = begin + p.payload;
-        if (!seq_after(end, e.seq_end)) {
-            ev.retransmission = true;
-            scaled(c, s, e.retransmits, 'T');
-        } else {
-            e.bytes += seq_after(e.seq_end, begin) ? end - e.seq_end : p.payload;
-            e.seq_end = end;
-            if (peer.has(SideState::fin)) e.bits |= SideState::data_after_peer_fin;
-        }
-    }
-    if (!(p.flags & (syn | rst)) && p.window == 0) scaled(c, s, e.zero_windows, 'W');
-
-    // What it acknowledges of the other side.
-    if ((p.flags & ack) && !(p.flags & rst) && peer.has(SideState::seq_known)) {
-        if (s == Side::orig && !c.has(Connection::handshake_acked) && c.synacks > 0 && !is_syn &&
-            p.ack == peer.isn + 1) {
-            c.ack_off = encode_span(ts - c.synack_last_ts());
-            c.flags |= Connection::handshake_acked;
-        }
-        const std::uint32_t gap = p.ack - peer.seq_end;
-        if (gap != 0 && gap < (1u << 30)) { // acknowledges data the capture never showed
-            scaled(c, other(s), peer.gaps, 'G');
-            peer.bytes += gap;
-            peer.seq_end = p.ack;
-        }
-        if (peer.has(SideState::fin) && seq_at_or_after(p.ack, peer.fin_seq + 1))
-            peer.bits |= SideState::fin_acked;
-    }
-
-    bool first_fin = false;
-    if (p.flags & fin) {
-        const std::uint32_t at_seq = begin + p.payload;
-        if (e.has(SideState::fin) && at_seq == e.fin_seq) {
-            ev.retransmission = true;
-        } else if (!e.has(SideState::fin)) {
-            first_fin = true;
-            e.fin_seq = at_seq;
-            e.fin_off = encode_span(ts - c.first_ts);
-            e.bits |= SideState::fin;
-            if (peer.has(SideState::fin)) {
-                // The FINs crossed when this one does not acknowledge the other's.
-                if (!(p.flags & ack) || !seq_at_or_after(p.ack, peer.fin_seq + 1))
-                    c.flags |= Connection::simultaneous;
-            } else if (s == Side::resp) {
-                c.flags |= Connection::resp_closed_first;
-            }
-        }
-        if (seq_after(at_seq + 1, e.seq_end)) e.seq_end = at_seq + 1;
-    }
-    if ((p.flags & rst) && !e.has(SideState::rst)) {
-        e.bits |= SideState::rst;
-        e.rst_off = encode_span(ts - c.first_ts);
-    }
+    const std::uint32_t begin = track_sequence(c, s, p, ts, ev);
+    track_acknowledgment(c, s, p, ts);
+    const bool first_fin = track_close(c, s, p, begin, ts, ev);
     update_tcp_states(c, s, p, first_fin);
 
     if (!c.has(Connection::done)) {
