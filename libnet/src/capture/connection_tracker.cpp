@@ -372,7 +372,8 @@ struct ConnectionTracker::Index {
 };
 
 ConnectionTracker::ConnectionTracker(Sink sink, TrackerOptions options)
-    : sink_(std::move(sink)), options_(options), index_(std::make_unique<Index>()) {
+    : sink_(std::move(sink)), options_(options), index_(std::make_unique<Index>()),
+      lingering_(std::make_unique<Index>()) {
     update_memory();
 }
 
@@ -383,9 +384,10 @@ Connection& ConnectionTracker::at(std::uint32_t slot) {
 }
 
 void ConnectionTracker::update_memory() {
-    stats_.memory_bytes = chunks_.size() * kChunk * sizeof(Connection) +
-                          index_->entries.size() * sizeof(std::uint64_t) +
-                          free_.capacity() * sizeof(std::uint32_t);
+    stats_.memory_bytes =
+        chunks_.size() * kChunk * sizeof(Connection) +
+        (index_->entries.size() + lingering_->entries.size()) * sizeof(std::uint64_t) +
+        free_.capacity() * sizeof(std::uint32_t);
     stats_.peak_memory_bytes = std::max(stats_.peak_memory_bytes, stats_.memory_bytes);
 }
 
@@ -397,9 +399,15 @@ std::uint64_t packet_hash(const std::array<std::uint8_t, 16>& s, std::uint16_t s
 } // namespace
 
 std::uint32_t ConnectionTracker::find(const Key& k, std::uint64_t hash, Side& side) const {
-    const auto& e = index_->entries;
+    const auto slot = find_in(*index_, k, hash, side);
+    return slot != kNone ? slot : find_in(*lingering_, k, hash, side);
+}
+
+std::uint32_t ConnectionTracker::find_in(const Index& index, const Key& k, std::uint64_t hash,
+                                         Side& side) const {
+    const auto& e = index.entries;
     const auto h32 = static_cast<std::uint32_t>(hash);
-    for (std::size_t i = h32 & index_->mask(); e[i] != 0; i = (i + 1) & index_->mask()) {
+    for (std::size_t i = h32 & index.mask(); e[i] != 0; i = (i + 1) & index.mask()) {
         if (static_cast<std::uint32_t>(e[i] >> 32) != h32) continue;
         const auto slot = static_cast<std::uint32_t>(e[i]) - 1;
         const Connection& c = chunks_[slot / kChunk][slot % kChunk];
@@ -461,7 +469,8 @@ void ConnectionTracker::release(std::uint32_t slot, EndReason why) {
     c.ended = why;
     if (why == EndReason::reused) ++stats_.reused;
     sink_(c);
-    index_->erase(packet_hash(c.addr[0], c.port[0], c.addr[1], c.port[1], c.v6), slot);
+    const auto hash = packet_hash(c.addr[0], c.port[0], c.addr[1], c.port[1], c.v6);
+    (c.has(Connection::done) ? lingering_ : index_)->erase(hash, slot);
     c.id = 0; // a stale linger entry no longer matches
     free_.push_back(slot);
     --stats_.open;
@@ -541,6 +550,10 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
         if (reset || fins) {
             c.flags |= Connection::done;
             linger_.push_back({ts + options_.linger, slot, c.id});
+            // Open and lingering records are indexed apart: the open ones, which nearly
+            // every packet looks up, stay few and in cache however fast connections close.
+            index_->erase(hash, slot);
+            lingering_->insert(hash, slot);
         }
     }
     if (observer_) observer_(c, p, ts, ev);

@@ -17,9 +17,10 @@
 /// The linger (default 1 s of capture time) keeps a done connection a little longer, so the
 /// last ACK or a RST still in flight counts in its record instead of starting a midstream one.
 ///
-/// Storage: records live in fixed chunks that never move; an open-addressing index of
-/// (hash, slot) pairs finds them. Ownership: the tracker owns its records; a Connection
-/// passed to a callback is valid during the call only. Thread safety: one thread.
+/// Storage: records live in fixed chunks that never move; two open-addressing indexes of
+/// (hash, slot) pairs find them, one for open records and one for lingering ones, so the
+/// one nearly every packet uses stays small. Ownership: the tracker owns its records; a
+/// Connection passed to a callback is valid during the call only. Thread safety: one thread.
 
 #include <array>
 #include <cstdint>
@@ -89,6 +90,7 @@ private:
         bool v6 = false;
     };
     std::uint32_t find(const Key& k, std::uint64_t hash, Side& side) const;
+    std::uint32_t find_in(const Index& index, const Key& k, std::uint64_t hash, Side& side) const;
     std::uint32_t create(Nanos ts, const TcpPacket& p, std::uint64_t hash, Side& side);
     void release(std::uint32_t slot, EndReason why);
     Connection& at(std::uint32_t slot);
@@ -99,8 +101,9 @@ private:
     TrackerOptions options_;
     std::vector<std::unique_ptr<Connection[]>> chunks_;
     std::vector<std::uint32_t> free_;
-    std::uint32_t used_ = 0; ///< slots ever handed out (chunks hold this many)
-    std::unique_ptr<Index> index_;
+    std::uint32_t used_ = 0;           ///< slots ever handed out (chunks hold this many)
+    std::unique_ptr<Index> index_;     ///< records still open
+    std::unique_ptr<Index> lingering_; ///< records done, waiting out their linger
     struct Lingering {
         Nanos until;
         std::uint32_t slot, id;
