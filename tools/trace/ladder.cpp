@@ -179,8 +179,8 @@ void LadderRecorder::on_packet(const Connection& c, const capture::TcpPacket& p,
     s.from = ev.from;
     s.flags = p.flags;
     s.seq = p.seq - me.isn;
-    s.ack_relative = peer.has(capture::SideState::seq_known);
-    s.ack = s.ack_relative ? p.ack - peer.isn : p.ack;
+    // Relative to the other side's ISN once one is known; as sent before.
+    s.ack = peer.has(capture::SideState::seq_known) ? p.ack - peer.isn : p.ack;
     s.len = p.payload;
     s.window = p.window;
     s.mss = p.options.mss.value_or(0);

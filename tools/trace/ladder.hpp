@@ -69,7 +69,7 @@ private:
         std::uint32_t seq = 0, ack = 0, len = 0;
         std::uint16_t window = 0, mss = 0;
         std::uint8_t flags = 0, wscale = 0xff;
-        bool sack = false, timestamps = false, retransmission = false, ack_relative = false;
+        bool sack = false, timestamps = false, retransmission = false;
         capture::Side from = capture::Side::orig;
         TcpState orig_after = TcpState::closed, resp_after = TcpState::closed;
     };

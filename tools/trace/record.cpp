@@ -30,18 +30,6 @@ Cell wscale_or_null(std::uint8_t v) {
     return v != 0xff ? Cell(std::uint64_t{v}) : Cell(Value{});
 }
 
-std::string end_name(capture::EndReason r) {
-    switch (r) {
-    case capture::EndReason::closed:
-        return "closed";
-    case capture::EndReason::reused:
-        return "reused";
-    case capture::EndReason::capture_end:
-        return "capture_end";
-    }
-    return "closed";
-}
-
 /// "1s", "1s,2s", or past two retransmissions "1s,…(7s in all)".
 std::string intervals(const Connection& c, Side s) {
     const auto g = c.retransmit_gaps(s);
@@ -124,9 +112,7 @@ const std::vector<Field>& connection_fields() {
 Row connection_row(const Connection& c, Nanos origin) {
     const auto& o = c.of(Side::orig);
     const auto& r = c.of(Side::resp);
-    Nanos rst = 0;
-    for (const auto s : {Side::orig, Side::resp})
-        if (c.of(s).has(SideState::rst) && (rst == 0 || c.rst_ts(s) < rst)) rst = c.rst_ts(s);
+    const Nanos rst = c.first_rst_ts();
     const Nanos first_syn = c.handshake_ns(false);
     const bool both = o.has(SideState::syn) && r.has(SideState::syn);
     return Row{
@@ -168,7 +154,7 @@ Row connection_row(const Connection& c, Nanos origin) {
         Cell(both && o.has(SideState::sack) && r.has(SideState::sack)),
         Cell(both && o.has(SideState::timestamps) && r.has(SideState::timestamps)),
         Cell(c.has(Connection::midstream)),
-        Cell(end_name(c.ended)),
+        Cell(std::string(end_reason_name(c.ended))),
     };
 }
 

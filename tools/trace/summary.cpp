@@ -1,25 +1,14 @@
 #include "summary.hpp"
 
-#include <cctype>
-
 #include <fmt/format.h>
+
+#include <netdx/sys/text.hpp>
 
 namespace netdx::trace {
 
 using capture::Closer;
 using capture::Connection;
 using capture::ConnState;
-
-namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& ch : out)
-        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return out;
-}
-
-} // namespace
 
 void Summary::add(const Connection& c) {
     ++connections;
@@ -68,7 +57,7 @@ std::vector<MetricInfo> trace_metrics() {
     for (std::size_t i = 0; i < capture::kConnStates; ++i) {
         const auto s = static_cast<ConnState>(i);
         m.push_back(
-            {lower(conn_state_name(s)), Unit::count,
+            {to_lower(conn_state_name(s)), Unit::count,
              fmt::format("connections in {} ({})", conn_state_name(s), conn_state_meaning(s))});
     }
     return m;
@@ -82,7 +71,7 @@ void Summary::to_report(Report& report, std::map<std::string, double>& metrics) 
                      {"meaning", "meaning", Unit::none}};
     for (std::size_t i = 0; i < capture::kConnStates; ++i) {
         const auto s = static_cast<ConnState>(i);
-        metrics[lower(conn_state_name(s))] = static_cast<double>(by_state[i]);
+        metrics[to_lower(conn_state_name(s))] = static_cast<double>(by_state[i]);
         if (by_state[i] == 0) continue;
         const bool bad = s == ConnState::REJ || s == ConnState::RSTO || s == ConnState::RSTR ||
                          s == ConnState::RSTOS0 || s == ConnState::RSTRH;

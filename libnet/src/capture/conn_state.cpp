@@ -1,7 +1,7 @@
 #include <array>
-#include <cctype>
 
 #include <netdx/capture/conn_state.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx::capture {
 
@@ -52,12 +52,7 @@ std::string_view conn_state_meaning(ConnState s) {
 
 bool conn_state_from_name(std::string_view name, ConnState& out) {
     for (std::size_t i = 0; i < kStates.size(); ++i) {
-        const auto n = kStates[i].name;
-        if (n.size() != name.size()) continue;
-        bool same = true;
-        for (std::size_t j = 0; j < n.size() && same; ++j)
-            same = std::toupper(static_cast<unsigned char>(name[j])) == n[j];
-        if (same) {
+        if (equals_ignore_case(kStates[i].name, name)) {
             out = static_cast<ConnState>(i);
             return true;
         }

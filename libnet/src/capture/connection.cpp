@@ -34,6 +34,18 @@ std::string_view close_kind_name(CloseKind k) {
     return "open";
 }
 
+std::string_view end_reason_name(EndReason r) {
+    switch (r) {
+    case EndReason::closed:
+        return "closed";
+    case EndReason::reused:
+        return "reused";
+    case EndReason::capture_end:
+        return "capture_end";
+    }
+    return "closed";
+}
+
 std::uint32_t encode_span(Nanos d) {
     if (d <= 0) return 0;
     if (d < (Nanos{1} << 31)) return static_cast<std::uint32_t>(d);
@@ -73,6 +85,11 @@ Nanos Connection::fin_ts(Side s) const {
 
 Nanos Connection::rst_ts(Side s) const {
     return of(s).has(SideState::rst) ? first_ts + decode_span(of(s).rst_off) : 0;
+}
+
+Nanos Connection::first_rst_ts() const {
+    const Nanos o = rst_ts(Side::orig), r = rst_ts(Side::resp);
+    return o == 0 ? r : r == 0 ? o : std::min(o, r);
 }
 
 IpAddress Connection::address(Side s) const {
@@ -125,8 +142,7 @@ Nanos Connection::half_close_ns() const {
     if (!of(other(cs)).has(SideState::data_after_peer_fin)) return 0;
     Nanos end = last_ts;
     if (of(other(cs)).has(SideState::fin)) end = fin_ts(other(cs));
-    for (const auto s : {Side::orig, Side::resp})
-        if (of(s).has(SideState::rst)) end = std::min(end, rst_ts(s));
+    if (const Nanos rst = first_rst_ts(); rst != 0) end = std::min(end, rst);
     const Nanos start = fin_ts(cs);
     return end > start ? end - start : 0;
 }

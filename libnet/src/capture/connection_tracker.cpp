@@ -28,6 +28,11 @@ std::uint64_t end_hash(const std::uint8_t* a16, std::uint16_t port) {
     return mix(lo ^ mix(hi ^ (std::uint64_t{port} << 48 | 0x9e3779b97f4a7c15ULL >> 16)));
 }
 
+std::uint64_t packet_hash(const std::array<std::uint8_t, 16>& s, std::uint16_t sp,
+                          const std::array<std::uint8_t, 16>& d, std::uint16_t dp, bool v6) {
+    return end_hash(s.data(), sp) + end_hash(d.data(), dp) + (v6 ? 0x51ed27 : 0);
+}
+
 void to16(const IpAddress& a, std::array<std::uint8_t, 16>& out) {
     out.fill(0);
     std::memcpy(out.data(), a.bytes(), a.size());
@@ -383,6 +388,10 @@ Connection& ConnectionTracker::at(std::uint32_t slot) {
     return chunks_[slot / kChunk][slot % kChunk];
 }
 
+const Connection& ConnectionTracker::at(std::uint32_t slot) const {
+    return chunks_[slot / kChunk][slot % kChunk];
+}
+
 void ConnectionTracker::update_memory() {
     stats_.memory_bytes =
         chunks_.size() * kChunk * sizeof(Connection) +
@@ -390,13 +399,6 @@ void ConnectionTracker::update_memory() {
         free_.capacity() * sizeof(std::uint32_t);
     stats_.peak_memory_bytes = std::max(stats_.peak_memory_bytes, stats_.memory_bytes);
 }
-
-namespace {
-std::uint64_t packet_hash(const std::array<std::uint8_t, 16>& s, std::uint16_t sp,
-                          const std::array<std::uint8_t, 16>& d, std::uint16_t dp, bool v6) {
-    return end_hash(s.data(), sp) + end_hash(d.data(), dp) + (v6 ? 0x51ed27 : 0);
-}
-} // namespace
 
 std::uint32_t ConnectionTracker::find(const Key& k, std::uint64_t hash, Side& side) const {
     const auto slot = find_in(*index_, k, hash, side);
@@ -410,7 +412,7 @@ std::uint32_t ConnectionTracker::find_in(const Index& index, const Key& k, std::
     for (std::size_t i = h32 & index.mask(); e[i] != 0; i = (i + 1) & index.mask()) {
         if (static_cast<std::uint32_t>(e[i] >> 32) != h32) continue;
         const auto slot = static_cast<std::uint32_t>(e[i]) - 1;
-        const Connection& c = chunks_[slot / kChunk][slot % kChunk];
+        const Connection& c = at(slot);
         if (c.v6 != k.v6) continue;
         if (c.port[0] == k.sport && c.port[1] == k.dport && c.addr[0] == k.src &&
             c.addr[1] == k.dst) {
@@ -426,8 +428,8 @@ std::uint32_t ConnectionTracker::find_in(const Index& index, const Key& k, std::
     return kNone;
 }
 
-std::uint32_t ConnectionTracker::create(Nanos ts, const TcpPacket& p, std::uint64_t hash,
-                                        Side& side) {
+std::uint32_t ConnectionTracker::create(Nanos ts, const TcpPacket& p, const Key& key,
+                                        std::uint64_t hash, Side& side) {
     std::uint32_t slot = 0;
     if (!free_.empty()) {
         slot = free_.back();
@@ -442,13 +444,11 @@ std::uint32_t ConnectionTracker::create(Nanos ts, const TcpPacket& p, std::uint6
     // The originator sent the first SYN; a SYN/ACK seen first was sent by the responder.
     const bool flip = syn && ack;
     side = flip ? Side::resp : Side::orig;
-    const auto& o = flip ? p.dst : p.src;
-    const auto& r = flip ? p.src : p.dst;
-    to16(o, c.addr[0]);
-    to16(r, c.addr[1]);
-    c.port[0] = flip ? p.dport : p.sport;
-    c.port[1] = flip ? p.sport : p.dport;
-    c.v6 = p.src.is_v6();
+    c.addr[0] = flip ? key.dst : key.src;
+    c.addr[1] = flip ? key.src : key.dst;
+    c.port[0] = flip ? key.dport : key.sport;
+    c.port[1] = flip ? key.sport : key.dport;
+    c.v6 = key.v6;
     if (!(syn && !ack)) c.flags |= Connection::midstream;
     if (flip) {
         c.flags |= Connection::flipped;
@@ -525,7 +525,7 @@ void ConnectionTracker::add(Nanos ts, const TcpPacket& p) {
         }
     }
     if (slot == kNone) {
-        slot = create(ts, p, hash, s);
+        slot = create(ts, p, key, hash, s);
         ev.new_connection = true;
     }
     ev.from = s;

@@ -10,16 +10,11 @@
 #include <fmt/ranges.h>
 
 #include <netdx/sys/system_info.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx {
 
 namespace {
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 
 std::string cpuinfo_field(const std::string& cpuinfo, std::string_view key) {
     std::istringstream in(cpuinfo);
@@ -43,8 +38,8 @@ std::string detect_virtualization(const SysfsReader& fs) {
     if (auto env = fs.read("/proc/1/environ"); env && env->find("container=") != std::string::npos)
         return "container";
     if (auto type = fs.read_line("/sys/hypervisor/type"); type && !type->empty()) return *type;
-    const auto vendor = lower(fs.read_line("/sys/class/dmi/id/sys_vendor").value_or(""));
-    const auto product = lower(fs.read_line("/sys/class/dmi/id/product_name").value_or(""));
+    const auto vendor = to_lower(fs.read_line("/sys/class/dmi/id/sys_vendor").value_or(""));
+    const auto product = to_lower(fs.read_line("/sys/class/dmi/id/product_name").value_or(""));
     struct Known {
         std::string_view needle;
         std::string_view name;

@@ -1,3 +1,5 @@
+#include <cctype>
+
 #include <netdx/sys/text.hpp>
 
 namespace netdx {
@@ -34,6 +36,22 @@ std::vector<std::string_view> split_list(std::string_view text, char separator) 
         if (at == std::string_view::npos) return items;
         text.remove_prefix(at + 1);
     }
+}
+
+std::string to_lower(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+bool equals_ignore_case(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
 }
 
 } // namespace netdx

@@ -50,6 +50,7 @@ enum class EndReason : std::uint8_t {
     reused,     ///< a new SYN on the same 4-tuple started a new connection
     capture_end ///< still open when the capture ended
 };
+[[nodiscard]] std::string_view end_reason_name(EndReason r); ///< "closed", "reused", "capture_end"
 
 /// Zeek's history letters, one bit each (per side): which have been logged once.
 /// (The scaled letters t, g, w need no bit: their counters say when to log.)
@@ -126,6 +127,8 @@ struct Connection {
     [[nodiscard]] Nanos handshake_ack_ts() const;
     [[nodiscard]] Nanos fin_ts(Side s) const;
     [[nodiscard]] Nanos rst_ts(Side s) const;
+    /// The first RST from either side; 0 when none.
+    [[nodiscard]] Nanos first_rst_ts() const;
 
     [[nodiscard]] IpAddress address(Side s) const;
     [[nodiscard]] std::uint16_t port_of(Side s) const { return port[static_cast<int>(s)]; }

@@ -91,9 +91,11 @@ private:
     };
     std::uint32_t find(const Key& k, std::uint64_t hash, Side& side) const;
     std::uint32_t find_in(const Index& index, const Key& k, std::uint64_t hash, Side& side) const;
-    std::uint32_t create(Nanos ts, const TcpPacket& p, std::uint64_t hash, Side& side);
+    std::uint32_t create(Nanos ts, const TcpPacket& p, const Key& key, std::uint64_t hash,
+                         Side& side);
     void release(std::uint32_t slot, EndReason why);
     Connection& at(std::uint32_t slot);
+    const Connection& at(std::uint32_t slot) const;
     void update_memory();
 
     Sink sink_;

@@ -3,6 +3,7 @@
 /// whitespace-separated words (parsing 100,000 lines allocates only the vectors), and
 /// option values into comma-separated items.
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -15,5 +16,10 @@ namespace netdx {
 /// Items separated by `separator` ("a,,b" gives "a", "", "b"; "" gives one empty item), so a
 /// caller can name an empty item as the error it is.
 [[nodiscard]] std::vector<std::string_view> split_list(std::string_view text, char separator = ',');
+
+/// ASCII lower case (names, keys; not locale text).
+[[nodiscard]] std::string to_lower(std::string_view text);
+/// Whether `a` and `b` are equal ignoring ASCII case ("REJ" and "rej").
+[[nodiscard]] bool equals_ignore_case(std::string_view a, std::string_view b);
 
 } // namespace netdx
