@@ -22,18 +22,15 @@ spread, clustered, quarter = f"{d}/spread.pcap", f"{d}/clustered.pcap", f"{d}/qu
 trace = f"{bin_dir}/netdx-trace"
 
 def timed(cmd):
-    r = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd, stdout=subprocess.PIPE,
+    r = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, text=True)
     secs, kb = r.stderr.strip().splitlines()[-1].split()
-    return float(secs), int(kb) * 1024, r.stdout
+    return float(secs), int(kb) * 1024
 
-rows = {}
+rows = {}  # label -> (median seconds, peak RSS bytes)
 def measure(label, cmd, n):
     out = [timed(cmd) for _ in range(n)]
-    t = statistics.median(o[0] for o in out)
-    rss = max(o[1] for o in out)
-    rows[label] = (t, rss, out[-1][2])
-    return rows[label]
+    rows[label] = (statistics.median(o[0] for o in out), max(o[1] for o in out))
 
 measure("floor: libpcap read loop", [f"{bin_dir}/floor_trace", spread], runs)
 measure("netdx-trace (summary)", ["sh", "-c", f"{trace} -r {spread} > /dev/null"], runs)
@@ -50,7 +47,7 @@ floor = rows["floor: libpcap read loop"][0]
 print(f"\nnetdx-trace bench: {packets:,} packets, 440,000 connections, 2,000 open at a time "
       f"(median of {runs} runs; peers {peer_runs})")
 print(f"{'case':42} {'time':>8} {'packets/s':>11} {'peak RSS':>10} {'vs floor':>9}")
-for label, (t, rss, _) in rows.items():
+for label, (t, rss) in rows.items():
     n = packets // 4 if "quarter" in label else packets
     print(f"{label:42} {t:7.2f}s {n / t / 1e6:9.2f}M/s {rss / 2**20:8.1f}MiB {t / floor:8.2f}x")
 net = rows["netdx-trace --ndjson (every record)"][0]
