@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Runs one CLI test (module.Class.method) and maps the outcome to CTest: 0 passed,
+"""Runs one Python test (module.Class.method) and maps the outcome to CTest: 0 passed,
 1 failed, 77 skipped (SKIP_RETURN_CODE). `--list` prints every test id, one per line, for
-CMake to register each as its own CTest."""
+CMake to register each as its own CTest. `--dir DIR` takes the tests from DIR instead of this
+folder (tests/conformance uses the same runner)."""
 import importlib
 import os
 import sys
@@ -9,6 +10,10 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+if sys.argv[1:2] == ["--dir"]:
+    HERE = os.path.abspath(sys.argv[2])
+    sys.path.insert(0, HERE)
+    del sys.argv[1:3]
 
 
 def all_ids():

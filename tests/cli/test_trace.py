@@ -189,7 +189,7 @@ class TraceAgreesWithTshark(unittest.TestCase):
 
 
 def comparable(rec):
-    return {k: v for k, v in rec.items() if k not in ("ts", "start_ns")}
+    return {k: v for k, v in rec.items() if k not in ("ts", "ts_ns", "start_ns")}
 
 
 class TraceLinkTypes(unittest.TestCase):
@@ -386,6 +386,81 @@ def en10mb_frames():
         out.append((data[off + 16:off + 16 + caplen], wire))
         off += 16 + caplen
     return out
+
+
+def pcapng(path, tsoffset, stamps_ns, tsresol=9):
+    """A pcapng of SYNs (one per timestamp, in the interface's ticks) on one Ethernet
+    interface with if_tsresol and, when given, if_tsoffset (seconds added to every time)."""
+    def block(kind, body):
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", kind, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+    def opt(code, data):
+        return struct.pack("<HH", code, len(data)) + data + b"\0" * (-len(data) % 4)
+
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + opt(0, b""))
+    opts = opt(9, bytes([tsresol]))
+    if tsoffset is not None:
+        opts += opt(14, struct.pack("<q", tsoffset))
+    out += block(1, struct.pack("<HHI", 1, 0, 65535) + opts + opt(0, b""))
+    for i, ts in enumerate(stamps_ns):
+        ip = bytes([0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1])
+        tcp = struct.pack(">HHIIBBHHH", 40000 + i, 80, 1, 0, 0x50, 0x02, 1000, 0, 0)
+        frame = b"\0" * 12 + b"\x08\x00" + ip + tcp
+        out += block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(frame),
+                                    len(frame)) + frame)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+class TraceTimestampEdges(unittest.TestCase):
+    """Times a capture can hold that 64-bit nanoseconds since 1970 cannot, and times that go
+    backwards: never an overflow (UBSan runs these in the sanitizer build), never a wrap."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+
+    def trace(self, path):
+        r = run(["netdx-trace", "-r", path, "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_if_tsoffset_is_applied_as_tshark_applies_it(self):
+        require_program("tshark")
+        path = os.path.join(self.dir.name, "offset.pcapng")
+        pcapng(path, 1000, [1_700_000_000_123_456_789, 1_700_000_000_223_456_790])
+        out = subprocess.run(["tshark", "-r", path, "-T", "fields", "-e", "frame.time_epoch"],
+                             capture_output=True, text=True, timeout=60).stdout.split()
+        want = [int(t.replace(".", "")) for t in out]  # nine decimals: the epoch in ns
+        doc = self.trace(path)
+        self.assertEqual(sorted(c["ts_ns"] for c in doc["connections"]), want)
+        self.assertEqual(doc["capture"]["span_ns"], want[1] - want[0])
+        self.assertEqual(doc["capture"]["first_ts_ns"], want[0])
+
+    def test_times_past_2262_are_skipped_and_named(self):
+        path = os.path.join(self.dir.name, "far.pcapng")
+        pcapng(path, 8_000_000_000, [1_700_000_000_000_000_000])  # 9.7e9 s: the year 2277
+        pcapng(os.path.join(self.dir.name, "far2.pcapng"), None, [18_000_000_000_000_000_000])
+        for p in (path, os.path.join(self.dir.name, "far2.pcapng")):
+            doc = self.trace(p)
+            self.assertEqual(doc["connections"], [])
+            self.assertEqual(doc["skipped"], [{"reason": "bad_timestamp", "count": 1,
+                                               "what": "timestamp out of range (before 1970 or after 2262)"}])
+            self.assertTrue(any("2262" in n for n in doc["notes"]), doc["notes"])
+
+    def test_a_clock_stepping_back_gives_negative_starts_not_a_wrap(self):
+        path = os.path.join(self.dir.name, "back.pcapng")
+        t0 = 1_700_000_000_000_000_000
+        pcapng(path, None, [t0, t0 + 5_000_000, t0 - 3_000_000_000])
+        doc = self.trace(path)
+        starts = sorted(c["start_ns"] for c in doc["connections"])
+        self.assertEqual(starts, [-3_000_000_000, 0, 5_000_000])
+        self.assertEqual(doc["capture"]["span_ns"], 3_005_000_000)
+        self.assertTrue(any("before the previous one" in n for n in doc["notes"]), doc["notes"])
+        table = run(["netdx-trace", "-r", path]).stdout.split("Connections by state")[0]
+        self.assertRegex(table, r"\n\s+3\s+-3s\s")
+        self.assertNotRegex(table, r"\d+h\d+m")  # an unsigned wrap prints as 5124095h34m
 
 
 class TraceBrokenInput(unittest.TestCase):

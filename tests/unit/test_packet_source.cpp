@@ -83,7 +83,7 @@ TEST_CASE("a capture file is read back to the nanosecond, filtered, and copied")
     auto src = PacketSource::open_file(file.path);
     CHECK(src.link_type() == link::en10mb);
     CHECK(src.link_type_name() == "EN10MB");
-    CHECK(src.nanosecond());
+    CHECK(src.resolution_ns() == 1);
     src.dump_to(copy.path);
     std::vector<std::vector<std::byte>> keep;
     const auto frames = read_all(src, keep);
@@ -105,6 +105,32 @@ TEST_CASE("a capture file is read back to the nanosecond, filtered, and copied")
     const auto copied = read_all(src, keep3);
     REQUIRE(copied.size() == 3);
     CHECK(copied[0].timestamp == frames[0].timestamp);
+}
+
+TEST_CASE("a microsecond pcap (tcpdump's default) gives the same instants in ns, not 1000x") {
+    TempFile file(".us.pcap");
+    pcap_t* dead = ::pcap_open_dead(DLT_EN10MB, 65535); // microsecond precision
+    REQUIRE(dead != nullptr);
+    pcap_dumper_t* d = ::pcap_dump_open(dead, file.path.c_str());
+    REQUIRE(d != nullptr);
+    for (int i = 0; i < 2; ++i) {
+        auto f = frame(40000, 7007, tcp_flag::syn);
+        pcap_pkthdr h{};
+        h.ts.tv_sec = 1700000000;
+        h.ts.tv_usec = 21 + 999'000 * i; // 21 us, then 999.021 ms
+        h.caplen = h.len = static_cast<bpf_u_int32>(f.size());
+        ::pcap_dump(reinterpret_cast<u_char*>(d), &h, f.data());
+    }
+    ::pcap_dump_close(d);
+    ::pcap_close(dead);
+    auto src = PacketSource::open_file(file.path);
+    CHECK(src.resolution_ns() == 1000);
+    std::vector<std::vector<std::byte>> keep;
+    const auto frames = read_all(src, keep);
+    REQUIRE(frames.size() == 2);
+    CHECK(frames[0].timestamp_ok);
+    CHECK(frames[0].timestamp == 1700000000LL * 1'000'000'000 + 21'000);
+    CHECK(frames[1].timestamp - frames[0].timestamp == 999'000'000);
 }
 
 TEST_CASE("capture errors say what failed") {

@@ -164,8 +164,12 @@ int capture_error_exit(const capture::CaptureError& e, const Options& o) {
 /// What reading the input came to.
 struct ReadStats {
     std::uint64_t frames = 0, tcp = 0;
+    std::uint64_t timed = 0; ///< frames with a usable timestamp
     std::array<std::uint64_t, capture::kSkipReasons> skipped{};
-    Nanos first_ts = 0, last_ts = 0, wall = 0;
+    /// The first frame's time (what start times are relative to, as tshark's
+    /// frame.time_relative is), and the earliest and latest (the span: out-of-order
+    /// timestamps widen it, they never wrap it).
+    Nanos first_ts = 0, min_ts = 0, max_ts = 0, wall = 0;
     std::string error; ///< why reading stopped early ("" at the end of the input)
 
     [[nodiscard]] std::uint64_t skipped_total() const {
@@ -204,13 +208,21 @@ ReadStats read_all(const Options& o, capture::PacketSource& src,
             writer.flush();
             continue;
         }
-        if (st.frames == 0) {
-            st.first_ts = frame.timestamp;
+        if (!frame.timestamp_ok) { // not a time this program can compute with: say so, skip
+            ++st.frames;
+            ++st.skipped[static_cast<std::size_t>(capture::Skip::bad_timestamp)];
+            if (o.count > 0 && st.frames >= o.count) break;
+            continue;
+        }
+        if (st.timed == 0) {
+            st.first_ts = st.min_ts = st.max_ts = frame.timestamp;
             writer.start(frame.timestamp);
         }
         if (o.duration > 0 && !src.live() && frame.timestamp - st.first_ts >= o.duration) break;
         ++st.frames;
-        st.last_ts = std::max(st.last_ts, frame.timestamp);
+        ++st.timed;
+        st.min_ts = std::min(st.min_ts, frame.timestamp);
+        st.max_ts = std::max(st.max_ts, frame.timestamp);
         const auto d = capture::decode_frame(dlt, frame.data);
         if (d.skip != capture::Skip::none) {
             ++st.skipped[static_cast<std::size_t>(d.skip)];
@@ -232,13 +244,18 @@ void add_capture(Report& report, std::map<std::string, double>& metrics, const O
     cap.add({"source", "source", Unit::none},
             Cell(o.read_file.empty() ? "live on " + o.interface : o.read_file));
     cap.add({"link_type", "link type", Unit::none}, Cell(src.link_type_name()));
+    const Nanos res = src.resolution_ns();
     cap.add({"timestamps", "timestamps", Unit::none},
-            Cell(std::string(src.nanosecond() ? "ns" : "us")));
+            Cell(res == 1                ? std::string("ns")
+                 : res == kNanosPerMicro ? std::string("us")
+                                         : format_duration(static_cast<double>(res))));
+    cap.add({"timestamp_resolution_ns", "", Unit::ns, false, true}, Cell(res));
+    cap.add({"first_ts_ns", "", Unit::ns, false, true},
+            st.timed ? Cell(st.first_ts) : Cell(Value{}));
     cap.add({"frames", "frames read", Unit::count}, Cell(st.frames));
     cap.add({"tcp_packets", "TCP packets", Unit::count}, Cell(st.tcp));
     cap.add({"skipped", "skipped", Unit::count}, Cell(st.skipped_total()));
-    cap.add({"span_ns", "capture span", Unit::ns},
-            Cell(static_cast<std::uint64_t>(std::max<Nanos>(0, st.last_ts - st.first_ts))));
+    cap.add({"span_ns", "capture span", Unit::ns}, Cell(st.max_ts - st.min_ts));
     cap.add({"elapsed_ns", "read in", Unit::ns}, Cell(static_cast<std::uint64_t>(st.wall)));
     cap.add({"packets_per_s", "rate", Unit::per_second},
             Cell(st.wall > 0 ? static_cast<double>(st.frames) * 1e9 / static_cast<double>(st.wall)
@@ -276,6 +293,11 @@ void add_capture(Report& report, std::map<std::string, double>& metrics, const O
     if (!st.error.empty())
         report.notes.push_back(
             fmt::format("reading stopped after {} frames: {}", format_count(st.frames), st.error));
+    if (const auto bad = st.skipped[static_cast<std::size_t>(capture::Skip::bad_timestamp)])
+        report.notes.push_back(
+            fmt::format("{} frames were skipped: their time is before 1970 or after 2262 (a pcapng "
+                        "if_tsoffset or a damaged record?), which 64-bit nanoseconds cannot hold",
+                        format_count(bad)));
     if (ts.out_of_order_time > 0)
         report.notes.push_back(fmt::format("{} packets had a timestamp before the previous one",
                                            format_count(ts.out_of_order_time)));

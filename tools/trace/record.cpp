@@ -40,8 +40,11 @@ std::string intervals(const Connection& c, Side s) {
     return d(g.first) + ",…(" + d(g.total) + " in all)";
 }
 
-std::string zeek_time(Nanos ts) {
-    return fmt::format("{}.{:06}", ts / kNanosPerSecond, (ts % kNanosPerSecond) / 1000);
+/// Seconds with six decimals, as Zeek logs time and interval, rounded to the nearest µs in
+/// integers (a double holds about 16 digits: an epoch time in µs is already 16).
+std::string zeek_seconds(Nanos ns) {
+    const Nanos us = (ns + kNanosPerMicro / 2) / kNanosPerMicro;
+    return fmt::format("{}.{:06}", us / 1'000'000, us % 1'000'000);
 }
 
 std::string zeek_date(Nanos ts) {
@@ -67,6 +70,7 @@ const std::vector<Field>& connection_fields() {
         return std::vector<Field>{
             {"id", "#", Unit::count},
             m("ts", Unit::none),
+            m("ts_ns", Unit::ns),
             {"start_ns", "start", Unit::ns},
             {"orig", "originator", Unit::none},
             {"resp", "responder", Unit::none},
@@ -118,7 +122,8 @@ Row connection_row(const Connection& c, Nanos origin) {
     return Row{
         Cell(std::uint64_t{c.id}),
         Cell(static_cast<double>(c.first_ts) / 1e9),
-        Cell(static_cast<std::uint64_t>(c.first_ts - origin)),
+        Cell(c.first_ts),
+        Cell(c.first_ts - origin), // negative when the capture's clock stepped back
         Cell(endpoint_text(c, Side::orig)),
         Cell(endpoint_text(c, Side::resp)),
         Cell(std::string(conn_state_name(c.state()))),
@@ -261,11 +266,9 @@ std::string zeek_line(const Connection& c) {
     const bool one_packet = o.packets + r.packets <= 1;
     return fmt::format(
         "{}\tC{:017x}\t{}\t{}\t{}\t{}\ttcp\t-\t{}\t{}\t{}\t{}\t-\t-\t-\t{}\t{}\t{}\t{}\t{}\t-\n",
-        zeek_time(c.first_ts), c.id, c.address(Side::orig).to_string(), c.port_of(Side::orig),
+        zeek_seconds(c.first_ts), c.id, c.address(Side::orig).to_string(), c.port_of(Side::orig),
         c.address(Side::resp).to_string(), c.port_of(Side::resp),
-        one_packet ? "-"
-                   : fmt::format("{}.{:06}", c.duration_ns() / kNanosPerSecond,
-                                 (c.duration_ns() % kNanosPerSecond) / 1000),
+        one_packet ? "-" : zeek_seconds(c.duration_ns()),
         one_packet ? "-" : std::to_string(o.bytes), one_packet ? "-" : std::to_string(r.bytes),
         conn_state_name(c.state()), c.history().empty() ? "-" : std::string(c.history()), o.packets,
         o.ip_bytes, r.packets, r.ip_bytes);

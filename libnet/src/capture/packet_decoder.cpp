@@ -202,8 +202,9 @@ bool link_type_supported(int dlt) {
 
 std::string_view skip_key(Skip s) {
     static constexpr std::array<std::string_view, kSkipReasons> keys{
-        "none",     "link_type",    "truncated_link", "not_ip",        "truncated_ip", "bad_ip",
-        "fragment", "ip_extension", "not_tcp",        "truncated_tcp", "bad_tcp"};
+        "none",         "link_type",     "truncated_link", "not_ip",
+        "truncated_ip", "bad_ip",        "fragment",       "ip_extension",
+        "not_tcp",      "truncated_tcp", "bad_tcp",        "bad_timestamp"};
     return keys[static_cast<std::size_t>(s)];
 }
 
@@ -231,6 +232,8 @@ std::string_view skip_name(Skip s) {
         return "truncated TCP header";
     case Skip::bad_tcp:
         return "bad TCP header";
+    case Skip::bad_timestamp:
+        return "timestamp out of range (before 1970 or after 2262)";
     }
     return "?";
 }

@@ -1,4 +1,7 @@
+#include <array>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <poll.h>
 
 #include <fmt/format.h>
@@ -15,7 +18,80 @@ void PacketSource::Closer::operator()(pcap_dumper* d) const {
     ::pcap_dump_close(d);
 }
 
-PacketSource::PacketSource(pcap* p, bool nano, bool live) : pcap_(p), nano_(nano), live_(live) {}
+namespace {
+
+/// 10^e (e <= 18), or 2^e for binary resolutions, as ns per tick (at least 1).
+Nanos ns_per_tick(std::uint8_t tsresol) {
+    if (tsresol & 0x80) { // 2^-(v&0x7f) s
+        const int e = tsresol & 0x7f;
+        return e >= 30 ? 1 : std::max<Nanos>(1, kNanosPerSecond >> e);
+    }
+    Nanos ticks_per_s = 1;
+    for (int i = 0; i < tsresol && ticks_per_s < kNanosPerSecond; ++i)
+        ticks_per_s *= 10;
+    return std::max<Nanos>(1, kNanosPerSecond / ticks_per_s);
+}
+
+std::uint32_t load32(const unsigned char* p, bool swap) {
+    std::uint32_t v = 0;
+    std::memcpy(&v, p, 4);
+    return swap ? __builtin_bswap32(v) : v;
+}
+std::uint16_t load16(const unsigned char* p, bool swap) {
+    std::uint16_t v = 0;
+    std::memcpy(&v, p, 2);
+    return swap ? __builtin_bswap16(v) : v;
+}
+
+/// The file's own timestamp resolution, from its header: a pcap's magic says µs or ns; a
+/// pcapng's interface blocks carry if_tsresol (µs when absent). libpcap converts every
+/// timestamp to the precision it was opened with and does not say what the file had.
+Nanos file_resolution(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return 1;
+    std::array<unsigned char, 1 << 16> head{};
+    const std::size_t n = std::fread(head.data(), 1, head.size(), f);
+    std::fclose(f);
+    if (n < 4) return 1;
+    const std::uint32_t magic = load32(head.data(), false);
+    if (magic == 0xa1b2c3d4u || magic == 0xd4c3b2a1u) return kNanosPerMicro;
+    if (magic == 0xa1b23c4du || magic == 0x4d3cb2a1u) return 1;
+    if (magic != 0x0a0d0d0au || n < 12) return 1;
+    const bool swap = load32(head.data() + 8, false) == 0x4d3c2b1au;
+    // Blocks: type, total length, body, total length. Interface descriptions come before
+    // the packets that use them; the walk stops at the first packet or the buffer's end.
+    Nanos coarsest = 0;
+    std::size_t off = 0;
+    while (off + 12 <= n) {
+        const std::uint32_t type = load32(head.data() + off, swap);
+        const std::uint32_t len = load32(head.data() + off + 4, swap);
+        if (len < 12 || len % 4 != 0 || off + len > n) break;
+        if (type == 6 || type == 3 || type == 2) break; // enhanced, simple, obsolete packet
+        if (type == 1 && len >= 20) {                   // interface description
+            Nanos tick = kNanosPerMicro;                // no if_tsresol: 10^-6
+            std::size_t o = off + 16;
+            const std::size_t end = off + len - 4;
+            while (o + 4 <= end) {
+                const std::uint16_t code = load16(head.data() + o, swap);
+                const std::uint16_t olen = load16(head.data() + o + 2, swap);
+                if (code == 0) break;
+                if (code == 9 && olen >= 1 && o + 5 <= end) tick = ns_per_tick(head[o + 4]);
+                o += 4 + ((olen + 3u) & ~3u);
+            }
+            coarsest = std::max(coarsest, tick);
+        }
+        off += len;
+    }
+    return coarsest > 0 ? coarsest : kNanosPerMicro;
+}
+
+/// tv_sec values whose ns count fits an int64 (1970 to 2262).
+constexpr std::int64_t kMaxSeconds = std::numeric_limits<Nanos>::max() / kNanosPerSecond - 1;
+
+} // namespace
+
+PacketSource::PacketSource(pcap* p, Nanos resolution, bool live)
+    : pcap_(p), resolution_ns_(resolution), live_(live) {}
 PacketSource::PacketSource(PacketSource&&) noexcept = default;
 PacketSource& PacketSource::operator=(PacketSource&&) noexcept = default;
 PacketSource::~PacketSource() = default;
@@ -27,18 +103,11 @@ PacketSource PacketSource::open_file(const std::string& path) {
     if (p == nullptr)
         throw CaptureError(CaptureError::Kind::bad_input,
                            fmt::format("open capture file {}: {}", path, err));
-    // libpcap hands out nanoseconds either way; the file's own precision is in its magic
-    // (a microsecond pcap says so; pcapng and stdin count as nanosecond).
-    bool nano = true;
-    if (path != "-") {
-        if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
-            std::uint32_t magic = 0;
-            if (std::fread(&magic, sizeof magic, 1, f) == 1)
-                nano = magic != 0xa1b2c3d4u && magic != 0xd4c3b2a1u;
-            std::fclose(f);
-        }
-    }
-    return PacketSource(p, nano, false);
+    // Opened with nanosecond precision, libpcap hands out ns in tv_usec whatever the file
+    // holds (it scales a µs file up itself); the file's own resolution is only reported.
+    PacketSource src(p, path == "-" ? 1 : file_resolution(path), false);
+    src.frac_unit_ns_ = ::pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
+    return src;
 }
 
 PacketSource PacketSource::open_live(const LiveOptions& o) {
@@ -47,13 +116,13 @@ PacketSource PacketSource::open_live(const LiveOptions& o) {
     if (p == nullptr)
         throw CaptureError(CaptureError::Kind::other,
                            fmt::format("capture on {}: {}", o.interface, err));
-    PacketSource src(p, false, true);
+    PacketSource src(p, kNanosPerMicro, true);
     ::pcap_set_snaplen(p, o.snaplen);
     ::pcap_set_promisc(p, o.promiscuous ? 1 : 0);
     ::pcap_set_timeout(p, o.timeout_ms);
     ::pcap_set_buffer_size(p, o.buffer_bytes);
     ::pcap_set_immediate_mode(p, 1); // every frame as it comes, not in batches
-    src.nano_ = ::pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) == 0;
+    ::pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO); // where the kernel can
     const int rc = ::pcap_activate(p);
     if (rc < 0) {
         const std::string why = rc == PCAP_ERROR ? ::pcap_geterr(p) : ::pcap_statustostr(rc);
@@ -68,6 +137,9 @@ PacketSource PacketSource::open_live(const LiveOptions& o) {
         throw CaptureError(CaptureError::Kind::other,
                            fmt::format("capture on {}: non-blocking mode: {}", o.interface, err));
     src.timeout_ms_ = o.timeout_ms;
+    const bool nano = ::pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
+    src.frac_unit_ns_ = nano ? 1 : kNanosPerMicro;
+    src.resolution_ns_ = nano ? 1 : kNanosPerMicro;
     return src;
 }
 
@@ -108,9 +180,11 @@ PacketSource::Next PacketSource::next(Frame& out) {
         error_ = ::pcap_geterr(pcap_.get());
         return Next::error;
     }
-    // With nanosecond precision tv_usec holds nanoseconds.
-    const Nanos frac = nano_ ? h->ts.tv_usec : Nanos{h->ts.tv_usec} * 1000;
-    out.timestamp = Nanos{h->ts.tv_sec} * kNanosPerSecond + frac;
+    const std::int64_t sec = h->ts.tv_sec;
+    const std::int64_t frac = h->ts.tv_usec;
+    out.timestamp_ok =
+        sec >= 0 && sec <= kMaxSeconds && frac >= 0 && frac < kNanosPerSecond / frac_unit_ns_;
+    out.timestamp = out.timestamp_ok ? sec * kNanosPerSecond + frac * frac_unit_ns_ : 0;
     out.data = std::span(reinterpret_cast<const std::byte*>(bytes), h->caplen);
     out.wire_len = h->len;
     if (dump_) ::pcap_dump(reinterpret_cast<u_char*>(dump_.get()), h, bytes);

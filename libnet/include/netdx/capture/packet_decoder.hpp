@@ -77,8 +77,10 @@ enum class Skip : std::uint8_t {
     not_tcp,        ///< UDP, ICMP, …
     truncated_tcp,  ///< shorter than its TCP header (often the snap length)
     bad_tcp,        ///< a data offset below 5 words or past the IP payload
+    bad_timestamp,  ///< the frame's time is before 1970 or past 2262 (not the decoder's: the
+                    ///< source's)
 };
-inline constexpr std::size_t kSkipReasons = 11;
+inline constexpr std::size_t kSkipReasons = 12;
 
 [[nodiscard]] std::string_view skip_name(Skip s);
 /// A stable key for machine output: "truncated_tcp", "not_ip" (the enumerator's name).

@@ -36,7 +36,13 @@ private:
 };
 
 struct Frame {
-    Nanos timestamp = 0; ///< since the epoch, ns (µs files: multiples of 1000)
+    /// Since the epoch, in ns whatever the file's resolution (a µs file gives multiples of
+    /// 1000). Valid only with `timestamp_ok`.
+    Nanos timestamp = 0;
+    /// False when the frame's time cannot be held in 64-bit ns since 1970 (before 1970 or
+    /// after 2262: a pcapng if_tsoffset or a garbage record): `timestamp` is then 0, and the
+    /// caller skips the frame rather than compute with a wrapped time.
+    bool timestamp_ok = true;
     std::span<const std::byte> data;
     std::uint32_t wire_len = 0; ///< data.size() is the captured length
 };
@@ -77,9 +83,11 @@ public:
 
     [[nodiscard]] int link_type() const;
     [[nodiscard]] std::string link_type_name() const;
-    /// Whether timestamps carry nanoseconds (a microsecond pcap file, or a live capture
-    /// where the kernel gives only microseconds, does not).
-    [[nodiscard]] bool nanosecond() const { return nano_; }
+    /// The finest time step the source records, in ns: 1000 for a microsecond pcap (what
+    /// tcpdump writes by default) or a live capture the kernel stamps in µs, 1 for a
+    /// nanosecond pcap, the interfaces' if_tsresol for pcapng (the coarsest of them). Frame
+    /// timestamps are ns either way; this says how many of their digits are real.
+    [[nodiscard]] Nanos resolution_ns() const { return resolution_ns_; }
     [[nodiscard]] bool live() const { return live_; }
     [[nodiscard]] const std::string& error() const { return error_; }
     /// Live captures only (files have no drops).
@@ -91,10 +99,13 @@ private:
         void operator()(pcap* p) const;
         void operator()(pcap_dumper* d) const;
     };
-    PacketSource(pcap* p, bool nano, bool live);
+    PacketSource(pcap* p, Nanos resolution, bool live);
     std::unique_ptr<pcap, Closer> pcap_;
     std::unique_ptr<pcap_dumper, Closer> dump_;
-    bool nano_ = false;
+    /// What pcap_pkthdr's tv_usec counts: ns when libpcap was asked for nanosecond
+    /// precision (files always are; a live capture when the kernel can), else µs.
+    Nanos frac_unit_ns_ = 1;
+    Nanos resolution_ns_ = 1;
     bool live_ = false;
     int timeout_ms_ = 100; ///< live: how long next() waits before returning timeout
     std::string error_;
