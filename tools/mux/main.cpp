@@ -250,7 +250,7 @@ void merge(std::map<PointKey, PointResult>& all, PointResult&& r) {
 std::map<PointKey, PointResult> measure(const Plan& plan, std::uint64_t processes, double clock,
                                         std::vector<std::string>& notes) {
     std::map<PointKey, PointResult> all;
-    const auto stop = [] { return cli::interrupted(); };
+    const std::function<bool()> stop = [] { return cli::interrupted(); };
     if (processes <= 1) {
         run_points(
             plan, clock, 1, [&](PointResult&& r) { merge(all, std::move(r)); }, stop);
@@ -272,11 +272,14 @@ std::map<PointKey, PointResult> measure(const Plan& plan, std::uint64_t processe
             ::_exit(code);
         }
         // A child runs for minutes at most; the grace only bounds a hung one.
-        group.wait_all(3600 * kNanosPerSecond, [&](std::size_t, std::string_view line) {
-            const auto j = nlohmann::json::parse(line);
-            if (j.contains("error")) throw std::runtime_error(j.at("error").get<std::string>());
-            merge(all, from_json(j));
-        });
+        group.wait_all(
+            3600 * kNanosPerSecond,
+            [&](std::size_t, std::string_view line) {
+                const auto j = nlohmann::json::parse(line);
+                if (j.contains("error")) throw std::runtime_error(j.at("error").get<std::string>());
+                merge(all, from_json(j));
+            },
+            stop); // Ctrl-C: the child stops within its current point
     }
     if (cli::interrupted()) notes.push_back("interrupted: the points measured so far are shown");
     return all;
@@ -301,6 +304,7 @@ int run(const Options& o) {
     auto& backends = report.section("backends", "Backends", Section::Kind::table);
     backends.fields = {{"backend", "backend", Unit::none},
                        {"status", "status", Unit::none},
+                       {"measured", "ready mode times", Unit::none},
                        {"detail", "detail", Unit::none}};
     for (const auto b : requested.backends) {
         const auto probe = probe_backend(b);
@@ -308,7 +312,7 @@ int run(const Options& o) {
         backends.add_row({Cell(std::string(backend_name(b))),
                           Cell(std::string(probe.available ? "measured" : "skipped"),
                                probe.available ? Style::plain : Style::warn),
-                          Cell(probe.reason)});
+                          Cell(std::string(measured_call(b))), Cell(probe.reason)});
     }
     if (plan.backends.empty()) throw ParseError("--backends: none of them is available here");
 
@@ -338,6 +342,7 @@ int run(const Options& o) {
 
     auto& bl = report.section("baselines", "Baselines (median per call)", Section::Kind::record);
     bl.add(ns_field("clock_ns", "clock_gettime (subtracted)"), Cell(base.clock));
+    bl.add(ns_field("clock_resolution_ns", "clock resolution"), Cell(base.clock_resolution));
     bl.add(ns_field("null_syscall_ns", "null syscall (getppid)"), Cell(base.null_syscall));
     bl.add(ns_field("empty_poll_ns", "ppoll, no fds, timeout 0"), Cell(base.empty_poll));
     bl.add(ns_field("empty_epoll_ns", "epoll_wait, empty set, timeout 0"), Cell(base.empty_epoll));
@@ -353,6 +358,16 @@ int run(const Options& o) {
         errors += r.errors();
         raw.push_back(to_json(r));
         auto s = summarize(r.samples); // sorts the samples: after they went to JSON
+        // Below the clock's step a median is not a measurement: it is shown as the step (an
+        // upper bound) and said so, never as 0 (which would make every ratio 0x).
+        if (!r.samples.empty() && s.median < base.clock_resolution) {
+            s.median = std::max(s.median, base.clock_resolution);
+            notes.push_back(fmt::format("{} {} N={} K={}: below the clock's resolution ({}): "
+                                        "shown as {}, an upper bound",
+                                        mode_name(key.mode), backend_name(key.backend), key.fds,
+                                        key.active, format_duration(base.clock_resolution),
+                                        format_duration(base.clock_resolution)));
+        }
         ci_max = std::max(ci_max, s.ci_relative());
         const auto slot = std::make_tuple(key.mode, key.fds, key.active, key.op);
         const double v = key.mode == Mode::throughput ? r.ns_per_event() : s.median;

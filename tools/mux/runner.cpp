@@ -55,6 +55,24 @@ bool PointKey::operator<(const PointKey& o) const {
            std::tie(o.mode, o.backend, o.fds, o.active, o.op);
 }
 
+std::string_view measured_call(Backend b) {
+    switch (b) {
+    case Backend::select:
+        return "select()";
+    case Backend::poll:
+        return "poll()";
+    case Backend::epoll:
+    case Backend::epoll_et:
+    case Backend::epoll_oneshot:
+        return "epoll_wait()";
+    case Backend::uring_oneshot:
+        return "io_uring cycle: submit the re-arms, wait, reap";
+    case Backend::uring_multishot:
+        return "io_uring cycle: wait, reap (no re-arm; often no system call)";
+    }
+    return "?";
+}
+
 bool pin_to_cpu(int cpu) {
     if (cpu < 0) return false;
     cpu_set_t set;
@@ -148,6 +166,7 @@ struct Context {
     const FdPool& pool;
     double clock;
     std::mt19937_64& rng;
+    const std::function<bool()>& stop;
 };
 
 void register_all(Poller& poller, const FdPool& pool) {
@@ -156,15 +175,21 @@ void register_all(Poller& poller, const FdPool& pool) {
     poller.flush();
 }
 
-/// After a round: read the data and re-arm one-shot fds, untimed.
+/// After a round: read the data and re-arm one-shot fds, untimed. epoll's re-arm is an
+/// epoll_ctl made here; io_uring's is a poll SQE queued here and submitted by the next
+/// wait, inside its timed cycle, as an io_uring event loop does it.
 void settle(Poller& poller, const FdPool& pool, std::span<const std::size_t> chosen) {
     for (const auto i : chosen)
         pool.consume(i);
-    if (poller.oneshot()) {
+    if (poller.oneshot())
         for (const auto i : chosen)
             poller.modify(pool.watched(i), interest::read, i);
-        poller.flush();
-    }
+}
+
+/// Whether to stop now: asked every 64 rounds, so Ctrl-C ends even a 10,000-fd select
+/// point (280 us a round) within a fraction of a second.
+bool stop_due(const std::function<bool()>& stop, std::size_t round) {
+    return (round & 63) == 63 && stop();
 }
 
 PointResult run_ready(const Context& c, Poller& poller, PointKey key) {
@@ -173,6 +198,7 @@ PointResult run_ready(const Context& c, Poller& poller, PointKey key) {
     Rounds rounds(c.pool.size(), key.active);
     r.samples.reserve(c.plan.rounds);
     for (std::size_t round = 0; round < c.plan.warmup + c.plan.rounds; ++round) {
+        if (stop_due(c.stop, round)) break;
         const std::uint64_t stamp = round + 1;
         const auto chosen = rounds.make_ready(c.pool, c.rng, stamp);
         const Nanos t0 = monotonic_ns();
@@ -204,6 +230,7 @@ PointResult run_throughput(const Context& c, Poller& poller, PointKey key) {
     const Nanos start = monotonic_ns();
     Nanos now = start;
     for (std::uint64_t round = 1; now - start < c.plan.throughput_time; ++round) {
+        if (stop_due(c.stop, round)) break;
         const auto chosen = rounds.make_ready(c.pool, c.rng, round);
         const auto got = rounds.wait(poller);
         rounds.check_events(got, round);
@@ -247,6 +274,7 @@ PointResult run_wakeup(const Context& c, Poller& poller, PointKey key) {
     std::vector<PollEvent> ev(16);
     ReadyCheck check(n);
     for (std::size_t round = 0; round < total; ++round) {
+        if (stop_due(c.stop, round)) break;
         const std::uint64_t stamp = round + 1;
         check.expect(target[round], stamp);
         phase.store(1, std::memory_order_release);
@@ -290,6 +318,7 @@ std::vector<PointResult> run_ctl(const Context& c, Poller& poller, PointKey key)
     }
     const std::size_t n = c.pool.size();
     for (std::size_t round = 0; round < c.plan.warmup + c.plan.rounds; ++round) {
+        if (stop_due(c.stop, round)) break;
         const auto i = static_cast<std::size_t>(c.rng() % n);
         const int fd = c.pool.watched(i);
         const Nanos t0 = monotonic_ns();
@@ -315,6 +344,16 @@ std::vector<PointResult> run_ctl(const Context& c, Poller& poller, PointKey key)
 Baselines measure_baselines(std::size_t rounds) {
     Baselines b;
     b.clock = median_of(rounds, 0, [] {}); // two clock reads back to back
+    // The smallest step the clock takes: a median below it is not a measurement.
+    Nanos step = kNanosPerSecond;
+    for (std::size_t i = 0; i < rounds; ++i) {
+        const Nanos t0 = monotonic_ns();
+        Nanos t1 = monotonic_ns();
+        while (t1 == t0)
+            t1 = monotonic_ns();
+        step = std::min(step, t1 - t0);
+    }
+    b.clock_resolution = static_cast<double>(step);
     b.null_syscall = median_of(rounds, b.clock, [] { (void)::syscall(SYS_getppid); });
     const timespec zero{};
     b.empty_poll = median_of(rounds, b.clock, [&] { (void)::ppoll(nullptr, 0, &zero, nullptr); });
@@ -352,7 +391,7 @@ void run_points(const Plan& plan, double clock_cost, std::uint64_t shuffle_seed,
             }
         std::shuffle(points.begin(), points.end(), rng);
         const FdPool pool(plan.kind, n, plan.placement);
-        const Context ctx{plan, pool, clock_cost, rng};
+        const Context ctx{plan, pool, clock_cost, rng, stop};
         for (const auto& key : points) {
             if (stop()) return;
             auto poller = make_poller(key.backend);

@@ -4,7 +4,9 @@
 ///
 ///   ready       K sources made readable (untimed), then ONE timed wait with timeout 0; the
 ///               kernel call is timed alone (the sample) and the rest of the wait, turning
-///               the kernel's answer into events, is the dispatch. The reported set is
+///               the kernel's answer into events, is the dispatch. For io_uring the sample
+///               is the whole cycle: submit the queued re-arms (one-shot), wait, reap the
+///               completions (see measured_call()). The reported set is
 ///               checked against the K (missed, duplicate, spurious), then the data is read
 ///               and one-shot fds re-armed, untimed. With churn, the timed region also
 ///               re-registers the K fds (remove + add) before the wait: it counts as
@@ -86,10 +88,11 @@ struct PointResult {
 
 /// Baselines measured alongside, so results decompose (ns per call, medians).
 struct Baselines {
-    double clock = 0;        ///< one clock_gettime(CLOCK_MONOTONIC)
-    double null_syscall = 0; ///< getppid
-    double empty_poll = 0;   ///< ppoll on zero fds, timeout 0
-    double empty_epoll = 0;  ///< epoll_pwait on an empty set, timeout 0
+    double clock = 0;            ///< one clock_gettime(CLOCK_MONOTONIC)
+    double clock_resolution = 1; ///< the smallest step between two different readings
+    double null_syscall = 0;     ///< getppid
+    double empty_poll = 0;       ///< ppoll on zero fds, timeout 0
+    double empty_epoll = 0;      ///< epoll_pwait on an empty set, timeout 0
 };
 
 /// Measures the clock's cost and the baselines.
@@ -101,6 +104,9 @@ struct Baselines {
 void run_points(const Plan& plan, double clock_cost, std::uint64_t shuffle_seed,
                 const std::function<void(PointResult&&)>& on_result,
                 const std::function<bool()>& stop);
+
+/// What a ready-mode sample of `b` covers, for the report ("epoll_wait()").
+[[nodiscard]] std::string_view measured_call(Backend b);
 
 /// Pins the calling thread to `cpu`; false when it cannot (the CPU is not in the mask).
 bool pin_to_cpu(int cpu);

@@ -138,9 +138,15 @@ void WorkerProcesses::request_stop() {
 
 std::vector<WorkerProcesses::Exit>
 WorkerProcesses::wait_all(Nanos grace,
-                          const std::function<void(std::size_t, std::string_view)>& on_line) {
+                          const std::function<void(std::size_t, std::string_view)>& on_line,
+                          const std::function<bool()>& stop_now) {
     const Nanos deadline = monotonic_ns() + grace;
+    bool stop_sent = false;
     for (;;) {
+        if (!stop_sent && stop_now && stop_now()) {
+            request_stop();
+            stop_sent = true;
+        }
         bool all = true;
         for (std::size_t i = 0; i < children_.size(); ++i) {
             Child& c = children_[i];

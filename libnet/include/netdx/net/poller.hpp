@@ -50,8 +50,10 @@ public:
 
     /// Timing the kernel call alone (netdx-mux): when on, wait() reads the clock around its
     /// system call and last_call_ns() is that span (clock reads included); the rest of
-    /// wait() is dispatch, turning the kernel's answer into PollEvents. Off by default:
-    /// servers do not pay for two clock reads per wait.
+    /// wait() is dispatch, turning the kernel's answer into PollEvents. io_uring's call is
+    /// its whole submit-wait-reap cycle (see uring_poller.hpp): its completions are read
+    /// from shared memory, often with no system call. Off by default: servers do not pay
+    /// for two clock reads per wait.
     void measure_calls(bool on) { measure_ = on; }
     [[nodiscard]] Nanos last_call_ns() const { return last_call_; }
 

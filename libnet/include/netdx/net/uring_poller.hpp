@@ -3,7 +3,8 @@
 ///
 ///   add/modify/remove  queue SQEs (poll add, poll remove); nothing is submitted yet
 ///   wait               submits what is queued and waits for completions in one
-///                      io_uring_submit_and_wait_timeout call, then harvests the CQEs
+///                      io_uring_submit_and_wait_timeout call, then harvests the CQEs;
+///                      with measure_calls() on, that whole cycle is the timed call
 ///
 /// One-shot: a poll completes once (at once if the fd is already ready) and the fd is
 /// disarmed until modify() queues a new poll. Multishot (Linux 5.13): the poll stays armed
@@ -48,6 +49,7 @@ private:
         bool used = false;
         bool armed = false;
     };
+    std::size_t submit_and_reap(std::span<PollEvent> out, Nanos timeout);
     void arm(int fd);
     void cancel(int fd);
     struct io_uring_sqe* next_sqe();

@@ -85,9 +85,12 @@ public:
     void forget();
 
     /// Waits for every child to exit, draining their lines meanwhile; children still alive
-    /// after `grace` are killed (SIGKILL). Returns one Exit per child, in fork order.
+    /// after `grace` are killed (SIGKILL). `stop_now`, polled every 10 ms, asks them to stop
+    /// (request_stop) once it returns true: a tool's Ctrl-C reaches workers that are in the
+    /// middle of their work. Returns one Exit per child, in fork order.
     std::vector<Exit> wait_all(Nanos grace,
-                               const std::function<void(std::size_t, std::string_view)>& on_line);
+                               const std::function<void(std::size_t, std::string_view)>& on_line,
+                               const std::function<bool()>& stop_now = {});
 
 private:
     struct Child {
