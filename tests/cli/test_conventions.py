@@ -30,6 +30,24 @@ class Conventions(unittest.TestCase):
             self.assertIn("--no-such-option", lines[0])
             self.assertIn(f"Try '{tool} --help'", lines[1])
 
+    def test_usage_errors_under_json_still_print_a_document(self):
+        # Errors before anything runs print no report, but a --json caller is owed a document:
+        # the error with its exit code, on stdout; the message still on stderr.
+        for tool in REPORTING_TOOLS:
+            r = run([tool, "--json", "--no-such-option"])
+            self.assertEqual(r.returncode, 2, tool)
+            doc = json.loads(r.stdout)
+            self.assertEqual(doc["tool"], tool)
+            self.assertIs(doc["passed"], False)
+            self.assertEqual(doc["error"]["exit_code"], 2)
+            self.assertEqual(doc["error"]["kind"], "usage")
+            self.assertIn("--no-such-option", doc["error"]["message"])
+            self.assertIn("--no-such-option", r.stderr)
+            r = run([tool, "--ndjson", "--no-such-option"])
+            if "--ndjson" in run([tool, "--help"]).stdout:
+                line = json.loads(r.stdout)
+                self.assertEqual((line["type"], line["kind"]), ("error", "usage"))
+
     def test_bad_color_names_the_token(self):
         r = run(["netdx-doctor", "--color=sometimes"])
         self.assertEqual(r.returncode, 2)
@@ -57,6 +75,8 @@ class Conventions(unittest.TestCase):
             self.assertEqual(doc["tool"], tool)
             self.assertIn("checks", doc)
             self.assertIs(doc["passed"], True)
+            self.assertEqual(doc["exit_code"], 0)
+            self.assertIsNone(doc["error"])
 
     def test_unwritable_output_exits_74(self):
         for tool, args in REPORTING_TOOLS.items():

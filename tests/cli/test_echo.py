@@ -1,6 +1,7 @@
 """netdx-echo against ordinary clients and hostile peers, on loopback."""
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -9,7 +10,7 @@ import time
 import unittest
 
 from echo_server import EchoProcess, wait_until
-from netdx_test import TIMEOUT, require_program, run
+from netdx_test import TIMEOUT, binary, require_program, run
 
 
 def read_to_eof(s):
@@ -265,12 +266,34 @@ class EchoErrors(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("bad port '99999'", r.stderr)
 
-    def test_port_taken_is_a_system_error_naming_the_address(self):
+    def test_port_taken_is_unavailable_and_names_who_holds_it(self):
         blocker = socket.socket()
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         port = blocker.getsockname()[1]
-        r = run(["netdx-echo", "--listen", f"127.0.0.1:{port}", "--tcp-only", "--duration", "1s"])
+        r = run(["netdx-echo", "--listen", f"127.0.0.1:{port}", "--tcp-only", "--duration", "1s",
+                 "--json"])
         blocker.close()
-        self.assertEqual(r.returncode, 71)
-        self.assertIn(f"bind 127.0.0.1:{port}: Address already in use", r.stderr)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn(f"port {port} is in use by pid {os.getpid()}", r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertIs(doc["passed"], False)
+        self.assertEqual(doc["error"]["kind"], "unavailable")
+
+    def test_a_second_echo_on_the_same_port_is_refused_not_shared(self):
+        # SO_REUSEPORT would let it bind and split the first one's connections silently.
+        with EchoProcess(listen="127.0.0.1:0") as first:
+            r = run(["netdx-echo", "--listen", f"127.0.0.1:{first.port}", "--duration", "1s"])
+            self.assertEqual(r.returncode, 69, r.stderr)
+            self.assertIn(f"pid {first.pid} (netdx-echo)", r.stderr)
+
+    def test_a_privileged_port_without_the_capability_is_77(self):
+        if os.geteuid() != 0 or shutil.which("setpriv") is None:
+            self.skipTest("needs root to become another user (setpriv)")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            binary("netdx-echo"), "--listen", "127.0.0.1:80", "--duration", "1s"],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        if r.returncode == 0:
+            self.skipTest("ports below 1024 are not privileged here (ip_unprivileged_port_start)")
+        self.assertEqual(r.returncode, 77, r.stderr)
+        self.assertIn("CAP_NET_BIND_SERVICE", r.stderr)

@@ -181,8 +181,12 @@ class ProbeUdpLoss(unittest.TestCase):
         self.assertEqual(res["count"], 450)
         self.assertEqual(res["lost"], dropper.dropped)
         self.assertEqual(res["sent"], dropper.received)
-        self.assertEqual(res["lost"], 50)
-        self.assertAlmostEqual(res["loss_percent"], 100 * 50 / 500, places=6)
+        # Exactly 450 answered and nothing sent past them: the 450th answer is the 499th
+        # datagram (every 10th of them dropped), so 49 were lost.
+        self.assertEqual(res["lost"], 49)
+        self.assertEqual(res["sent"], 450 + 49)
+        self.assertEqual(res["unfinished"], 0)
+        self.assertAlmostEqual(res["loss_percent"], 100 * 49 / 499, places=6)
 
     def test_loss_with_many_in_flight_never_hangs(self):
         with UdpDropper(every=7) as dropper:
@@ -312,7 +316,123 @@ class ProbeErrors(unittest.TestCase):
             (["127.0.0.1:70000"], "bad port '70000'"),
             (["--cpu", "x"], "'x'"),
         ]
+        cases += [
+            (["127.0.0.1:0"], "port 0 in '127.0.0.1:0' is not a port to connect to"),
+            (["-p", "nan"], "'nan'"),
+            (["-p", "50,nan"], "'nan'"),
+            (["--udp", "--size", "70000"], "the largest UDP datagram"),
+        ]
         for args, needle in cases:
             r = run(["netdx-probe"] + args)
             self.assertEqual(r.returncode, 2, (args, r.stderr))
             self.assertIn(needle, r.stderr, args)
+
+    def test_more_connections_than_descriptors_is_refused_up_front(self):
+        # It used to fail mid-run on EMFILE; with the embedded server each connection is two.
+        r, doc = run_json(["netdx-probe", "-c", "100000"] + SHORT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("RLIMIT_NOFILE", r.stderr)
+        self.assertRegex(r.stderr, r"at most -c [\d,]+ fits")
+        self.assertFalse(doc["passed"])
+        self.assertEqual(doc["error"]["kind"], "usage")
+
+    def test_a_failed_run_never_says_passed(self):
+        r, doc = run_json(["netdx-probe", "127.0.0.1:9"] + SHORT)
+        self.assertEqual(r.returncode, 69)
+        self.assertIs(doc["passed"], False)
+        self.assertEqual(doc["exit_code"], 69)
+        self.assertEqual(doc["error"]["kind"], "unavailable")
+        # Before anything is measured (the name does not resolve) there is still a document.
+        r, doc = run_json(["netdx-probe", "no-such-host.invalid:7"])
+        self.assertEqual(r.returncode, 69)
+        self.assertIs(doc["passed"], False)
+        self.assertIn("no-such-host.invalid", doc["error"]["message"])
+        self.assertEqual(r.stderr.count("no-such-host.invalid"), 1)
+
+    def test_closed_stdout_with_intervals_exits_74_not_abort(self):
+        # `| head`: the interval line cannot be written; the runner thread must be stopped
+        # and joined, not left running into std::terminate.
+        p = subprocess.Popen([binary("netdx-probe"), "-i", "100ms", "--duration", "3s", "--warmup", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p.stdout.close()
+        err = p.stderr.read()
+        p.wait(timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 74, err)
+        self.assertNotIn("terminate called", err)
+
+
+class ProbeSchedule(unittest.TestCase):
+    def test_a_rate_no_machine_reaches_is_skipped_and_said_never_queued(self):
+        # 1G/s: the probe falls behind at once; it must skip and count what it cannot send,
+        # keep its memory bounded, stop at --duration, and print the report.
+        for proto in ([], ["--udp"]):
+            t0 = time.monotonic()
+            r, doc = run_json(["netdx-probe", "--rate", "1G/s", "--duration", "1500ms", "--warmup",
+                               "0"] + proto, timeout=30)
+            took = time.monotonic() - t0
+            self.assertEqual(r.returncode, 0, r.stderr)
+            res = doc["results"][0]
+            self.assertGreater(res["skipped"], 100_000_000)  # a second's worth at least
+            self.assertLess(took, 15)  # it used to run until the kernel killed it
+            self.assertTrue(any("could not keep up with --rate 1G/s" in n for n in doc["notes"]),
+                            doc["notes"])
+            self.assertEqual(res["sent"], res["count"] + res.get("lost", 0) + res["unfinished"])
+
+    def test_ctrl_c_stops_an_overloaded_paced_run_with_its_report(self):
+        p = subprocess.Popen([binary("netdx-probe"), "--udp", "--rate", "1G/s", "--duration", "60s",
+                              "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 130, err)
+        doc = json.loads(out)
+        self.assertTrue(doc["interrupted"])
+        self.assertGreater(doc["results"][0]["sent"], 0)
+
+
+class ProbeIntervals(unittest.TestCase):
+    def check(self, doc, duration_ms, interval_ms, udp=False):
+        rows = doc["intervals"] if "intervals" in doc else doc
+        want = duration_ms // interval_ms
+        self.assertEqual([r["t_ns"] for r in rows], [interval_ms * 1_000_000 * (k + 1) for k in range(want)])
+        res = doc["results"][0]
+        self.assertEqual(sum(r["count"] for r in rows), res["count"])
+        if udp:
+            self.assertEqual(sum(r["lost"] for r in rows), res["lost"])
+
+    def test_every_interval_once_summing_to_the_totals(self):
+        r, doc = run_json(["netdx-probe", "-i", "200ms", "--duration", "2s", "--warmup", "100ms"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.check(doc, 2000, 200)
+
+    def test_ndjson_under_load_loses_no_interval_and_adds_none(self):
+        # Two busy loops on a two-CPU machine: an interval's data used to arrive after the
+        # main thread had printed it (lost), and replies after the end made one more.
+        hogs = [subprocess.Popen(["python3", "-c", "while True: pass"]) for _ in range(2)]
+        try:
+            r = run(["netdx-probe", "--udp", "-i", "200ms", "--duration", "2s", "--ndjson"])
+        finally:
+            for h in hogs:
+                h.kill()
+                h.wait()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(l) for l in r.stdout.splitlines()]
+        intervals = [l for l in lines if l["type"] == "interval"]
+        result = next(l for l in lines if l["type"] == "results")
+        self.check({"intervals": intervals, "results": [result]}, 2000, 200, udp=True)
+
+    def test_a_stalled_interval_is_printed_with_count_zero(self):
+        with EchoProcess() as e:
+            p = subprocess.Popen([binary("netdx-probe"), f"127.0.0.1:{e.port}", "-i", "200ms",
+                                  "--duration", "2s", "--warmup", "0", "--timeout", "5s", "--ndjson"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.5)
+            e.proc.send_signal(signal.SIGSTOP)
+            time.sleep(0.6)
+            e.proc.send_signal(signal.SIGCONT)
+            out, err = p.communicate(timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, err)
+        lines = [json.loads(l) for l in out.splitlines()]
+        intervals = [l for l in lines if l["type"] == "interval"]
+        self.assertEqual(len(intervals), 10)
+        self.assertIn(0, [i["count"] for i in intervals])

@@ -491,6 +491,16 @@ class TraceBrokenInput(unittest.TestCase):
             self.assertIn(p, r.stderr)
             self.assertEqual(r.stdout, "")
 
+    def test_a_file_name_that_is_not_utf8_keeps_the_json_valid(self):
+        name = os.path.join(self.dir.name.encode(), b"caf\xe9.pcap")  # Latin-1, as on old disks
+        with open(EN10MB, "rb") as src, open(name, "wb") as dst:
+            dst.write(src.read())
+        r = subprocess.run([binary("netdx-trace").encode(), b"-r", name, b"--json"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)  # the whole report used to fail: invalid UTF-8 byte
+        self.assertTrue(doc["capture"]["source"].endswith("caf\\xe9.pcap"), doc["capture"])
+
     def test_unknown_link_type_is_named(self):
         write_pcap(self.path("usb.pcap"), 189, [(b"\0" * 64, 64)])
         r = run(["netdx-trace", "-r", self.path("usb.pcap")])

@@ -72,12 +72,27 @@ class Netns:
         return self.run([binary(tool)] + list(args), timeout=timeout, **kw)
 
     def popen(self, args, **kw):
+        """Starts a peer in the namespace. Its stderr goes to a log file (a chatty server
+        writing into a pipe nobody reads would block once the pipe is full): read it with
+        log(p)."""
         kw.setdefault("stdout", subprocess.DEVNULL)
-        kw.setdefault("stderr", subprocess.PIPE)
+        log = None
+        if "stderr" not in kw:
+            log = open(os.path.join(self.tmp, f"{os.path.basename(str(args[0]))}-{len(self.procs)}.log"), "w+")
+            kw["stderr"] = log
         kw.setdefault("start_new_session", True)  # stopped by pid (and its group), not by name
         p = subprocess.Popen(self.cmd(args), **kw)
+        p.log = log
         self.procs.append(p)
         return p
+
+    @staticmethod
+    def log(p):
+        if getattr(p, "log", None) is None:
+            return p.stderr.read() if p.stderr else ""
+        p.log.flush()
+        p.log.seek(0)
+        return p.log.read()
 
     @contextlib.contextmanager
     def entered(self):
@@ -109,16 +124,48 @@ class Netns:
             if self.listening(port, proto):
                 return
             if proc is not None and proc.poll() is not None:
-                err = proc.stderr.read() if proc.stderr else ""
-                raise AssertionError(f"server exited ({proc.returncode}) before listening: {err}")
+                raise AssertionError(f"server exited ({proc.returncode}) before listening: "
+                                     f"{Netns.log(proc)}")
             time.sleep(0.05)
         raise AssertionError(f"nothing listens on {proto} port {port} after {timeout} s")
 
     def close(self):
         for p in self.procs:
             stop(p)
+            if getattr(p, "log", None) is not None:
+                p.log.close()
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Link:
+    """Two namespaces joined by a veth pair, as two hosts on one wire: `client` has
+    10.<n>.0.1, `server` 10.<n>.0.2. For peers that refuse loopback sources (openbsd-inetd's
+    internal UDP services drop datagrams from 127.0.0.0/8, as loop protection)."""
+
+    _count = 0
+
+    def __init__(self, tag):
+        Link._count += 1
+        n = (os.getpid() + Link._count) % 200 + 20
+        self.client = Netns(tag + "c")
+        self.server = Netns(tag + "s")
+        self.client_ip, self.server_ip = f"10.{n}.0.1", f"10.{n}.0.2"
+        a, b = f"ndxa{os.getpid() % 100000}{Link._count}", f"ndxb{os.getpid() % 100000}{Link._count}"
+        self.client_dev, self.server_dev = a, b
+        r = subprocess.run(["ip", "link", "add", a, "netns", self.client.name, "type", "veth",
+                            "peer", "name", b, "netns", self.server.name],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.close()
+            raise unittest.SkipTest(f"cannot create a veth pair: {r.stderr.strip()}")
+        for ns, dev, ip in ((self.client, a, self.client_ip), (self.server, b, self.server_ip)):
+            ns.run(["ip", "addr", "add", f"{ip}/24", "dev", dev], check=True)
+            ns.run(["ip", "link", "set", dev, "up"], check=True)
+
+    def close(self):
+        self.client.close()
+        self.server.close()
 
 
 def _gettid():
@@ -175,6 +222,19 @@ http {{
 """)
     p = ns.popen(["nginx", "-c", conf, "-e", os.path.join(ns.tmp, f"nginx-{port}.err")])
     ns.wait_listening(port, proc=p)
+    return p
+
+
+def start_inetd(ns, address):
+    """openbsd-inetd with only its built-in echo, TCP and UDP, on `address` port 7."""
+    require("inetd")
+    conf = os.path.join(ns.tmp, "inetd.conf")
+    with open(conf, "w") as f:
+        f.write(f"{address}:echo stream tcp nowait root internal\n"
+                f"{address}:echo dgram udp wait root internal\n")
+    p = ns.popen(["inetd", "-d", conf])  # -d: in the foreground, stopped by its pid
+    ns.wait_listening(7, proc=p)
+    ns.wait_listening(7, "udp", proc=p)
     return p
 
 
@@ -273,14 +333,15 @@ class Capture:
         "dumpcap": ("pcapng", ["dumpcap", "-q", "-i", "lo", "-w"]),
     }
 
-    def __init__(self, ns, kind, filt, name=None):
+    def __init__(self, ns, kind, filt, name=None, iface="lo"):
         ext, argv = self.KINDS[kind]
+        argv = [iface if a == "lo" else a for a in argv]
         require(argv[0])
         self.path = os.path.join(ns.tmp, f"{name or kind}.{ext}")
         self.kind = kind
         self.ns = ns
         # tcpdump drops to user tcpdump after opening: let it write into the folder.
-        self.proc = ns.popen(argv + [self.path, filt], stderr=subprocess.PIPE)
+        self.proc = ns.popen(argv + [self.path, filt])
 
     def wait_ready(self, timeout=10.0):
         """Until the file has its header and the capture sees packets: a connection to a
@@ -288,7 +349,7 @@ class Capture:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"{self.kind} exited: {self.proc.stderr.read()}")
+                raise AssertionError(f"{self.kind} exited: {Netns.log(self.proc)}")
             if os.path.exists(self.path) and os.path.getsize(self.path) > 0:
                 return
             time.sleep(0.05)

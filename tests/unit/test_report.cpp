@@ -8,6 +8,7 @@
 #include <netdx/report/reporter.hpp>
 #include <netdx/report/threshold.hpp>
 #include <netdx/sys/parse_error.hpp>
+#include <netdx/sys/text.hpp>
 
 using namespace netdx;
 
@@ -171,4 +172,43 @@ TEST_CASE("rows must match the schema") {
     Section s;
     s.fields = {{"a", "a", Unit::none}};
     CHECK_THROWS_AS(s.add_row({Cell(1), Cell(2)}), std::logic_error);
+}
+
+TEST_CASE("text that is not UTF-8 is escaped, never the end of the document") {
+    CHECK(escape_invalid_utf8("plain") == "plain");
+    CHECK(escape_invalid_utf8("\u00b5s \u2713") == "\u00b5s \u2713"); // valid multi-byte kept
+    CHECK(escape_invalid_utf8("a\xff"
+                              "b") == "a\\xffb");
+    CHECK(escape_invalid_utf8("\xc3") == "\\xc3");                   // a sequence cut short
+    CHECK(escape_invalid_utf8("\xc0\xaf") == "\\xc0\\xaf");          // overlong '/'
+    CHECK(escape_invalid_utf8("\xed\xa0\x80") == "\\xed\\xa0\\x80"); // a surrogate
+    CHECK(!valid_utf8("\xf5\x80\x80\x80"));                          // past U+10FFFF
+    Report r;
+    r.tool = "netdx-test";
+    auto& s = r.section("src", "", Section::Kind::record);
+    s.add({"file", "file", Unit::none}, Cell(std::string("/tmp/caf\xe9.pcap"))); // Latin-1
+    r.notes.push_back("comm \xfe\xff");
+    std::ostringstream out;
+    make_reporter(Format::json)->write(r, out);
+    const auto doc = nlohmann::json::parse(out.str()); // throws on invalid UTF-8
+    CHECK(doc["src"]["file"] == "/tmp/caf\\xe9.pcap");
+    CHECK(doc["notes"][0] == "comm \\xfe\\xff");
+}
+
+TEST_CASE("a failure makes the report fail whatever its checks say") {
+    auto r = sample_report();
+    r.checks.clear();
+    CHECK(r.exit_code() == ExitCode::ok);
+    r.failure = Failure{ExitCode::unavailable, "connect 127.0.0.1:9: refused"};
+    CHECK(r.exit_code() == ExitCode::unavailable);
+    const auto doc = report_to_json(r);
+    CHECK(doc["passed"] == false);
+    CHECK(doc["exit_code"] == 69);
+    CHECK(doc["error"]["kind"] == "unavailable");
+    r.interrupted = true;
+    CHECK(r.exit_code() == ExitCode::interrupted);
+    const auto env = error_document("netdx-x", "1.0", ExitCode::usage, "bad port '0'");
+    CHECK(env["passed"] == false);
+    CHECK(env["error"]["exit_code"] == 2);
+    CHECK(env["error"]["message"] == "bad port '0'");
 }

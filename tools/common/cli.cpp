@@ -76,14 +76,48 @@ CompletionModel model_from(const CLI::App& app, const ToolInfo& info) {
     return m;
 }
 
-void print_usage_error(const std::string& tool, const std::string& message) {
+std::string one_line(const std::string& message) {
     std::string line = message;
     for (auto& c : line)
         if (c == '\n') c = ' ';
     while (!line.empty() && line.back() == ' ')
         line.pop_back();
-    std::cerr << fmt::format("{}: error: {}\nTry '{} --help' for more information.\n", tool, line,
-                             tool);
+    return line;
+}
+
+void print_usage_error(const std::string& tool, const std::string& message) {
+    std::cerr << fmt::format("{}: error: {}\nTry '{} --help' for more information.\n", tool,
+                             one_line(message), tool);
+}
+
+/// The format asked on the command line, read before (and whatever) the parse: a usage
+/// error under --json still owes the caller a JSON document.
+Format requested_format(int argc, char** argv) {
+    Format f = Format::table;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--") break;
+        if (a == "--json") f = Format::json;
+        if (a == "--ndjson") f = Format::ndjson;
+    }
+    return f;
+}
+
+/// Prints the error envelope on stdout under --json/--ndjson (never throws: stdout may be
+/// the thing that failed).
+void print_error_document(Format f, const ToolInfo& info, ExitCode code, const std::string& msg) {
+    if (f != Format::json && f != Format::ndjson) return;
+    try {
+        auto doc = error_document(info.name, kVersion, code, one_line(msg));
+        if (f == Format::ndjson) {
+            auto line = doc["error"];
+            line["type"] = "error";
+            write_stdout(dump_json(line) + "\n");
+        } else {
+            write_stdout(dump_json(doc, 2) + "\n");
+        }
+    } catch (const std::exception&) {
+    }
 }
 
 } // namespace
@@ -220,9 +254,37 @@ int emit(const Report& report, const CommonOptions& common) {
     std::ostringstream buffer;
     reporter->write(report, buffer);
     write_stdout(buffer.str());
-    if (report.interrupted) return to_int(ExitCode::interrupted);
-    if (report.any_check_failed()) return to_int(ExitCode::check_failed);
-    return to_int(ExitCode::ok);
+    if (report.failure && !report.failure->message.empty())
+        std::cerr << report.tool << ": " << report.failure->message << '\n';
+    return to_int(report.exit_code());
+}
+
+IntervalStream::IntervalStream(const CommonOptions& common, std::string key)
+    : format_(common.format), key_(std::move(key)),
+      reporter_(make_reporter(common.format, {common.stdout_color(), true})),
+      kept_(nlohmann::json::array()) {}
+
+IntervalStream::~IntervalStream() = default;
+
+void IntervalStream::write(const Section& section, std::string_view prefix) {
+    count_ += section.rows.size();
+    if (format_ == Format::json) {
+        for (const auto& row : section.rows) {
+            auto obj = nlohmann::json::object();
+            for (std::size_t i = 0; i < section.fields.size() && i < row.size(); ++i)
+                obj[section.fields[i].key] = to_json(row[i].value);
+            kept_.push_back(std::move(obj));
+        }
+        return;
+    }
+    std::ostringstream out;
+    if (format_ == Format::table) out << prefix;
+    reporter_->write_interval(section, out);
+    write_stdout(out.str());
+}
+
+void IntervalStream::into(Report& report) const {
+    if (format_ == Format::json) report.extra[key_] = kept_;
 }
 
 void warn(const CommonOptions& common, const std::string& tool, const std::string& text) {
@@ -241,6 +303,17 @@ int run_main(int argc, char** argv, const ToolInfo& info,
     app.add_option("--generate-completion", completion_shell, "Print a shell completion script")
         ->group("") // hidden
         ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+    const Format format = requested_format(argc, argv);
+    auto usage = [&](const std::string& message) {
+        print_usage_error(info.name, message);
+        print_error_document(format, info, ExitCode::usage, message);
+        return to_int(ExitCode::usage);
+    };
+    auto failed = [&](ExitCode code, const std::string& message) {
+        std::cerr << info.name << ": " << message << '\n';
+        print_error_document(format, info, code, message);
+        return to_int(code);
+    };
     try {
         setup(app);
         app.parse(argc, argv);
@@ -254,11 +327,9 @@ int run_main(int argc, char** argv, const ToolInfo& info,
         std::cout << info.name << ' ' << kVersion << '\n';
         return 0;
     } catch (const CLI::ParseError& e) {
-        print_usage_error(info.name, e.what());
-        return to_int(ExitCode::usage);
+        return usage(e.what());
     } catch (const ParseError& e) {
-        print_usage_error(info.name, e.what());
-        return to_int(ExitCode::usage);
+        return usage(e.what());
     }
     try {
         if (!completion_shell.empty()) {
@@ -268,17 +339,19 @@ int run_main(int argc, char** argv, const ToolInfo& info,
         }
         return run();
     } catch (const ParseError& e) {
-        print_usage_error(info.name, e.what());
-        return to_int(ExitCode::usage);
+        return usage(e.what());
+    } catch (const ToolFailure& e) {
+        return failed(e.code, e.what());
     } catch (const OutputError& e) {
         if (e.error != EPIPE) std::cerr << info.name << ": " << e.what() << '\n';
-        return to_int(ExitCode::output);
+        return to_int(ExitCode::output); // no document: stdout is what failed
     } catch (const std::system_error& e) {
-        std::cerr << info.name << ": " << e.what() << '\n';
-        return to_int(ExitCode::system);
+        const int err = e.code().value();
+        const bool privilege =
+            e.code().category() == std::generic_category() && (err == EACCES || err == EPERM);
+        return failed(privilege ? ExitCode::no_permission : ExitCode::system, e.what());
     } catch (const std::exception& e) {
-        std::cerr << info.name << ": internal error: " << e.what() << '\n';
-        return to_int(ExitCode::system);
+        return failed(ExitCode::system, std::string("internal error: ") + e.what());
     }
 }
 

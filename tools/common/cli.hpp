@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -76,15 +77,52 @@ CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& out
 void mark_file(CLI::Option* option);
 
 /// Parses the command line and runs the tool, mapping every failure to the exit-code table:
-/// usage errors (CLI11 or ParseError) -> 2 with one line and a hint to --help; std::system_error
-/// -> 71; output that could not be written -> 74. Handles --version and --generate-completion.
+/// usage errors (CLI11 or ParseError) -> 2 with one line and a hint to --help; ToolFailure ->
+/// its code; std::system_error -> 71 (EACCES/EPERM -> 77); output that could not be written
+/// -> 74. Under --json or --ndjson a failure before any report still prints a document on
+/// stdout (error_document: "passed": false, the error and its code); the message goes to
+/// stderr either way. Handles --version and --generate-completion.
 int run_main(int argc, char** argv, const ToolInfo& info,
              const std::function<void(CLI::App&)>& setup, const std::function<int()>& run);
 
-/// Writes `report` to stdout in the chosen format and returns the exit code: 1 when a check
-/// failed, 130 when the report was interrupted, 0 otherwise. Throws OutputError when stdout
-/// cannot be written (run_main maps it to 74).
+/// An expected way for a run to fail before it has anything to report: the target cannot
+/// be resolved (69), a privilege is missing (77), an output file cannot be created (74) …
+/// run_main prints the message (and the JSON envelope) and exits with `code`.
+class ToolFailure : public std::runtime_error {
+public:
+    ToolFailure(ExitCode exit_code, const std::string& message)
+        : std::runtime_error(message), code(exit_code) {}
+    ExitCode code;
+};
+
+/// Writes `report` to stdout in the chosen format and returns its exit code
+/// (Report::exit_code: 130 interrupted, a failure's own code, 1 when a check failed, 0).
+/// A failure's message also goes to stderr. Throws OutputError when stdout cannot be
+/// written (run_main maps it to 74).
 int emit(const Report& report, const CommonOptions& common);
+
+/// The rows a long run prints as it goes (interval lines, watch ticks). The table, NDJSON and
+/// CSV formats write each at once; --json promises one document, so there they are kept
+/// and put into the final report under `key` ("intervals", "ticks"): nothing is lost.
+class IntervalStream {
+public:
+    IntervalStream(const CommonOptions& common, std::string key);
+    ~IntervalStream();
+    IntervalStream(const IntervalStream&) = delete;
+    IntervalStream& operator=(const IntervalStream&) = delete;
+    /// `prefix`: text before the line in the human table only ("[2s] ").
+    void write(const Section& section, std::string_view prefix = {});
+    /// --json: the rows kept so far, as report.extra[key] (an empty array when none).
+    void into(Report& report) const;
+    [[nodiscard]] std::size_t rows() const { return count_; }
+
+private:
+    Format format_;
+    std::string key_;
+    std::unique_ptr<Reporter> reporter_;
+    nlohmann::json kept_;
+    std::size_t count_ = 0;
+};
 
 /// Flushes std::cout; throws OutputError when it fails.
 void flush_stdout();

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <netdx/inspect/port_users.hpp>
 #include <netdx/net/host_port.hpp>
 #include <netdx/net/resolver.hpp>
 #include <netdx/report/result.hpp>
@@ -99,8 +100,40 @@ void setup(CLI::App& app, Options& o) {
 Endpoint resolve_listen(const std::string& text) {
     const auto hp = parse_host_port(text, "127.0.0.1", 7007);
     const auto r = resolve(hp);
-    if (!r.ok()) throw ParseError(fmt::format("--listen: {}", r.error));
+    if (!r.ok())
+        throw cli::ToolFailure(ExitCode::unavailable, fmt::format("--listen: {}", r.error));
     return r.endpoints.front();
+}
+
+/// Binds the server, or says who holds the port: a port in use is 69 (the address asked for
+/// is unavailable) and names the holder; a privileged port without the capability is 77.
+/// Listeners are looked for first because SO_REUSEPORT lets a second netdx-echo of the same
+/// user bind the port silently and split its connections with the first.
+std::unique_ptr<EchoServer> bind_server(const EchoConfig& cfg, const std::string& text) {
+    const auto taken = [&](const std::vector<PortUser>& users) {
+        return cli::ToolFailure(ExitCode::unavailable,
+                                fmt::format("--listen {}: port {} is in use{}{}", text,
+                                            cfg.listen.port(), users.empty() ? "" : " by ",
+                                            describe_port_users(users)));
+    };
+    if (cfg.listen.port() != 0)
+        if (auto users = find_port_users(cfg.listen.ip(), cfg.listen.port(), cfg.tcp, cfg.udp);
+            !users.empty())
+            throw taken(users);
+    try {
+        return std::make_unique<EchoServer>(cfg);
+    } catch (const std::system_error& e) {
+        if (e.code() == std::errc::address_in_use)
+            throw taken(find_port_users(cfg.listen.ip(), cfg.listen.port(), cfg.tcp, cfg.udp));
+        if (e.code() == std::errc::permission_denied)
+            throw cli::ToolFailure(
+                ExitCode::no_permission,
+                fmt::format("--listen {}: {}; ports below net.ipv4.ip_unprivileged_port_start "
+                            "need CAP_NET_BIND_SERVICE (run as root, or setcap "
+                            "cap_net_bind_service=ep $(command -v netdx-echo))",
+                            text, e.what()));
+        throw;
+    }
 }
 
 /// A worker process serving the same port: stats lines every 200 ms and a final one.
@@ -166,7 +199,7 @@ int run(const Options& o) {
     cfg.write_buffer = static_cast<std::size_t>(std::max<std::uint64_t>(o.write_buffer, 1));
     const auto limit = raise_nofile_to_hard();
 
-    auto server = std::make_unique<EchoServer>(cfg);
+    auto server = bind_server(cfg, o.listen);
     cfg.listen = server->local_endpoint(); // children join the port actually bound
     WorkerProcesses children;
     std::vector<EchoStats> child_stats(static_cast<std::size_t>(o.processes - 1));
@@ -184,7 +217,6 @@ int run(const Options& o) {
     server->start();
 
     const auto protocols = std::string(cfg.tcp && cfg.udp ? "tcp+udp" : cfg.tcp ? "tcp" : "udp");
-    const bool human = o.common.format == Format::table;
     if (!o.common.quiet)
         std::cerr << fmt::format(
             "netdx-echo: listening on {} ({}), {} thread{} x {} process{}, fd limit {}\n",
@@ -200,7 +232,7 @@ int run(const Options& o) {
                           "\n");
     }
 
-    auto reporter = make_reporter(o.common.format, {o.common.stdout_color(), true});
+    cli::IntervalStream intervals(o.common, "intervals");
     const Nanos start = monotonic_ns();
     Nanos next_stats = o.stats_interval > 0 ? start + o.stats_interval : -1;
     auto total_stats = [&] {
@@ -211,11 +243,8 @@ int run(const Options& o) {
         return s;
     };
     auto print_interval = [&](Nanos now) {
-        auto sec = stats_section(total_stats(), now - start);
-        std::ostringstream out;
-        if (human) out << fmt::format("[{}] ", format_duration(static_cast<double>(now - start)));
-        reporter->write_interval(sec, out);
-        cli::write_stdout(out.str());
+        intervals.write(stats_section(total_stats(), now - start),
+                        fmt::format("[{}] ", format_duration(static_cast<double>(now - start))));
     };
     std::string failure;
     while (!cli::interrupted()) {
@@ -265,18 +294,15 @@ int run(const Options& o) {
     auto sec = stats_section(final_stats, monotonic_ns() - start);
     sec.title = "Statistics";
     report.sections.push_back(std::move(sec));
-    if (!failure.empty()) report.notes.push_back("stopped by an error: " + failure);
+    if (!failure.empty())
+        report.failure = Failure{ExitCode::system, "stopped by an error: " + failure};
+    intervals.into(report);
     std::map<std::string, double> metrics;
     for (const auto& c : EchoStats::kCounters)
         metrics[c.name] = static_cast<double>(final_stats.*c.member);
     report.checks = evaluate(o.common.checks, metrics);
     // SIGINT/SIGTERM is how a server is meant to stop: exit 0 after the final statistics.
-    const int code = cli::emit(report, o.common);
-    if (!failure.empty()) {
-        std::cerr << "netdx-echo: " << failure << '\n';
-        return to_int(ExitCode::system);
-    }
-    return code;
+    return cli::emit(report, o.common);
 }
 
 } // namespace

@@ -5,8 +5,10 @@
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
+#include <limits>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <optional>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -31,11 +33,16 @@ void Result::merge(const Result& o) {
     sent += o.sent;
     received += o.received;
     lost += o.lost;
+    truncated += o.truncated;
+    unfinished += o.unfinished;
     late += o.late;
     duplicates += o.duplicates;
     reordered += o.reordered;
+    foreign += o.foreign;
+    skipped += o.skipped;
     refused += o.refused;
     timeouts += o.timeouts;
+    truncated_to = std::max(truncated_to, o.truncated_to);
     for (const auto& [k, v] : o.errors)
         errors[k] += v;
     cpus.insert(cpus.end(), o.cpus.begin(), o.cpus.end());
@@ -55,6 +62,13 @@ double Result::loss_percent() const {
     return asked ? 100.0 * static_cast<double>(lost) / static_cast<double>(asked) : 0.0;
 }
 
+void IntervalCollector::begin(std::size_t threads) {
+    std::lock_guard lock(mutex_);
+    slots_.clear();
+    past_.assign(threads, 0);
+    end_ = 0;
+}
+
 void IntervalCollector::add(std::uint64_t index, const Histogram& h, std::uint64_t sent,
                             std::uint64_t lost) {
     std::lock_guard lock(mutex_);
@@ -62,6 +76,17 @@ void IntervalCollector::add(std::uint64_t index, const Histogram& h, std::uint64
     slot.rtt.merge(h);
     slot.sent += sent;
     slot.lost += lost;
+    end_ = std::max(end_, index + 1);
+}
+
+void IntervalCollector::advance(std::size_t thread, std::uint64_t index) {
+    std::lock_guard lock(mutex_);
+    if (thread < past_.size()) past_[thread] = std::max(past_[thread], index);
+}
+
+bool IntervalCollector::complete(std::uint64_t index) const {
+    std::lock_guard lock(mutex_);
+    return std::all_of(past_.begin(), past_.end(), [&](std::uint64_t p) { return p > index; });
 }
 
 IntervalCollector::Slot IntervalCollector::take(std::uint64_t index) {
@@ -71,6 +96,20 @@ IntervalCollector::Slot IntervalCollector::take(std::uint64_t index) {
     Slot s = std::move(it->second);
     slots_.erase(it);
     return s;
+}
+
+std::uint64_t IntervalCollector::end() const {
+    std::lock_guard lock(mutex_);
+    return end_;
+}
+
+void Shared::begin(const Config& config, Nanos now) {
+    start = now;
+    measure_from = start + config.warmup;
+    end = config.duration > 0 ? measure_from + config.duration : 0;
+    tickets.store(config.count > 0 ? static_cast<std::int64_t>(config.count) : 0);
+    recorded.store(0);
+    intervals.begin(static_cast<std::size_t>(config.threads));
 }
 
 void Shared::fail(Failure f, std::string text) {
@@ -84,10 +123,23 @@ void Shared::fail(Failure f, std::string text) {
     stop.store(true, std::memory_order_relaxed);
 }
 
+bool Shared::failed() const {
+    std::lock_guard lock(const_cast<std::mutex&>(failure_mutex));
+    return failure != Failure::none;
+}
+
+std::uint64_t Shared::last_interval(const Config& config) const {
+    if (config.interval <= 0 || config.duration <= 0)
+        return std::numeric_limits<std::uint64_t>::max();
+    return static_cast<std::uint64_t>((config.duration - 1) / config.interval);
+}
+
 namespace {
 
-constexpr std::uint32_t kMagic = 0x3158444e;  // "NDX1"
-constexpr std::uint64_t kPatternStride = 251; // prime: consecutive messages differ everywhere
+constexpr std::uint32_t kMagic = 0x3158444e;     // "NDX1"
+constexpr std::uint64_t kPatternStride = 251;    // prime: consecutive messages differ everywhere
+constexpr std::size_t kMaxQueuedBytes = 4 << 20; ///< TCP: unsent bytes per connection, at most
+constexpr int kSendBurst = 256; ///< paced sends per loop turn before events are served
 
 /// The bytes of message `seq`: a slice of one long pattern, so the echo can be checked
 /// without keeping copies of what was sent.
@@ -105,7 +157,10 @@ private:
     std::vector<char> bytes_;
 };
 
-/// UDP datagram: magic, sequence, send time, then the pattern.
+/// UDP datagram:
+///
+///   0      4          12          20                 size
+///   | NDX1 | sequence | send time | pattern(seq) ... |
 void fill_datagram(char* out, std::size_t size, std::uint64_t seq, Nanos sent, const Pattern& p) {
     std::memcpy(out + kUdpHeader, p.at(seq) + kUdpHeader, size - kUdpHeader);
     std::memcpy(out, &kMagic, 4);
@@ -136,15 +191,22 @@ private:
     std::vector<Entry> entries_;
 };
 
+/// What a received UDP datagram is.
+enum class Datagram { ours, truncated, previous, foreign, corrupt };
+
 class Worker {
 public:
-    Worker(const Config& c, Shared& s, int index)
-        : cfg_(c), shared_(s), index_(index), datagram_size_(std::max(c.size, kUdpHeader)),
-          pattern_(datagram_size_) {}
+    Worker(const Config& c, Shared& s, Connections& held, int index)
+        : cfg_(c), shared_(s), held_(held), index_(index),
+          datagram_size_(std::max(c.size, kUdpHeader)), pattern_(datagram_size_),
+          last_interval_(s.last_interval(c)) {}
 
     Result result;
 
     void run() {
+        auto& seq = held_.udp_seq[static_cast<std::size_t>(index_)];
+        first_seq_ = seq;
+        next_udp_seq_ = seq;
         try {
             pin();
             // Paced sends need wake-ups on time: no timer slack (50us by default) for this thread.
@@ -166,7 +228,16 @@ public:
         } catch (const std::system_error& e) {
             shared_.fail(Failure::system, e.what());
         }
+        seq = next_udp_seq_;
+        // A failed run leaves its sockets in no known state: the next size opens new ones.
+        if (shared_.failed()) held_.by_thread[static_cast<std::size_t>(index_)].clear();
         flush_interval();
+        shared_.intervals.advance(static_cast<std::size_t>(index_),
+                                  std::numeric_limits<std::uint64_t>::max());
+        // A connect that failed is answered too: by an error.
+        const auto done = result.received + result.lost + result.truncated +
+                          (cfg_.mode == Mode::connect ? result.error_count() : 0);
+        result.unfinished = result.sent > done ? result.sent - done : 0;
         const int cpu = ::sched_getcpu();
         if (cpu >= 0) result.cpus.push_back(cpu);
     }
@@ -194,13 +265,41 @@ private:
                (shared_.end > 0 && now >= shared_.end);
     }
 
-    /// Records one sample; warm-up samples and samples past the count are dropped.
+    /// The interval `now` falls in: from the end of the warm-up, the last interval taking
+    /// whatever comes after the run's end (replies to its last sends).
+    [[nodiscard]] std::uint64_t interval_of(Nanos now) const {
+        if (now <= shared_.measure_from) return 0;
+        const auto k = static_cast<std::uint64_t>((now - shared_.measure_from) / cfg_.interval);
+        return std::min(k, last_interval_);
+    }
+
+    /// Moves this thread's interval on with the clock, even when nothing arrives (a stalled
+    /// peer): the main thread prints an interval once every thread is past it.
+    void tick_interval(Nanos now) {
+        if (cfg_.interval <= 0) return;
+        const auto k = interval_of(now);
+        if (k != interval_index_) flush_interval(k);
+    }
+
+    /// Count mode: whether a message sent at `sent_at` may go (a warm-up send always may).
+    bool take_ticket(Nanos sent_at) {
+        if (cfg_.count == 0 || sent_at < shared_.measure_from) return true;
+        if (shared_.tickets.fetch_sub(1, std::memory_order_relaxed) > 0) return true;
+        shared_.tickets.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    /// A measured send that will give no sample (lost, truncated) frees its ticket.
+    void return_ticket(Nanos sent_at) {
+        if (cfg_.count > 0 && sent_at >= shared_.measure_from)
+            shared_.tickets.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    /// Records one sample; warm-up samples are dropped. The --count-th ends the run.
     void record(Nanos now, Nanos sent_at, Nanos rtt, Nanos rtt_actual = -1, Nanos lag = -1) {
         if (sent_at < shared_.measure_from) return;
-        if (cfg_.count > 0 && shared_.remaining.fetch_sub(1, std::memory_order_relaxed) <= 0) {
+        if (cfg_.count > 0 &&
+            shared_.recorded.fetch_add(1, std::memory_order_relaxed) + 1 >= cfg_.count)
             shared_.stop.store(true, std::memory_order_relaxed);
-            return;
-        }
         ++result.received;
         const auto v = static_cast<std::uint64_t>(std::max<Nanos>(rtt, 0));
         result.rtt.record(v);
@@ -211,9 +310,7 @@ private:
         if (first_measured_send_ == 0) first_measured_send_ = sent_at;
         result.measured_ns = now - first_measured_send_;
         if (cfg_.interval > 0) {
-            const auto idx =
-                static_cast<std::uint64_t>((now - shared_.measure_from) / cfg_.interval);
-            if (idx != interval_index_) flush_interval(idx);
+            tick_interval(now);
             interval_.record(v);
             ++interval_sent_;
         }
@@ -224,19 +321,55 @@ private:
         if (sent_at >= shared_.measure_from) ++result.sent;
     }
 
-    void count_lost(Nanos sent_at) {
+    void count_lost(Nanos sent_at, Nanos now) {
         if (sent_at < shared_.measure_from) return;
+        return_ticket(sent_at);
         ++result.lost;
-        if (cfg_.interval > 0) ++interval_lost_;
+        if (cfg_.interval > 0) {
+            tick_interval(now);
+            ++interval_lost_;
+        }
+    }
+
+    void count_truncated(Nanos sent_at, std::size_t bytes) {
+        if (sent_at < shared_.measure_from) return;
+        return_ticket(sent_at);
+        ++result.truncated;
+        result.truncated_to = std::max(result.truncated_to, bytes);
     }
 
     void flush_interval(std::uint64_t next = 0) {
-        if (cfg_.interval > 0 && (interval_.count() > 0 || interval_lost_ > 0))
+        if (cfg_.interval <= 0) return;
+        if (interval_.count() > 0 || interval_lost_ > 0)
             shared_.intervals.add(interval_index_, interval_, interval_sent_ + interval_lost_,
                                   interval_lost_);
         interval_.reset();
         interval_sent_ = interval_lost_ = 0;
         interval_index_ = next;
+        shared_.intervals.advance(static_cast<std::size_t>(index_), next);
+    }
+
+    /// This thread's connections: the ones a previous size left, and new ones for the rest.
+    /// Empty after recording the failure when one cannot be made.
+    std::vector<Fd> take_connections() {
+        auto& mine = held_.by_thread[static_cast<std::size_t>(index_)];
+        std::vector<Fd> out = std::move(mine);
+        mine.clear();
+        while (out.size() < static_cast<std::size_t>(my_connections())) {
+            Fd fd = open_connection();
+            if (!fd) return {};
+            out.push_back(std::move(fd));
+        }
+        if (result.socket_options.empty())
+            result.socket_options = describe_socket_options(out.front().get(), cfg_.protocol);
+        return out;
+    }
+
+    /// Hands healthy connections back for the next size.
+    void keep(std::vector<Fd>&& fds) {
+        auto& mine = held_.by_thread[static_cast<std::size_t>(index_)];
+        for (auto& fd : fds)
+            if (fd) mine.push_back(std::move(fd));
     }
 
     /// Opens and connects one socket; nullopt-like (invalid Fd) after recording the failure.
@@ -255,9 +388,15 @@ private:
                 fmt::format("connect {}: {}", cfg_.target.to_string(), std::strerror(err)));
             return Fd();
         }
-        if (result.socket_options.empty())
-            result.socket_options = describe_socket_options(fd.get(), cfg_.protocol);
         return fd;
+    }
+
+    /// A UDP send the kernel refused without the socket being broken: no room (EAGAIN,
+    /// ENOBUFS), or a local firewall rule dropped it (EPERM, counted as an error too). The
+    /// datagram is lost on our side.
+    bool dropped_here(int err) {
+        if (err == EPERM) ++result.errors["send EPERM (dropped by a local firewall rule)"];
+        return err == EAGAIN || err == ENOBUFS || err == EPERM;
     }
 
     void fail_io(int err, const char* doing) {
@@ -293,14 +432,108 @@ private:
                         cfg_.target.to_string(), seq, offset));
     }
 
+    static std::size_t first_difference(const char* a, const char* b) {
+        std::size_t i = 0;
+        while (a[i] == b[i])
+            ++i;
+        return i;
+    }
+
+    // ------------------------------------------------------------------- UDP replies
+
+    /// What a received datagram is, with its sequence number when it has one of ours.
+    /// Shorter than sent but a true prefix of it: truncated (inetd's echo cuts at its
+    /// buffer); from before this size's first send: a late reply to the previous size.
+    Datagram classify(const char* data, std::size_t n, std::uint64_t& seq) {
+        std::uint32_t magic = 0;
+        if (n < kUdpHeader) return Datagram::foreign;
+        std::memcpy(&magic, data, 4);
+        std::memcpy(&seq, data + 4, 8);
+        if (magic != kMagic) return Datagram::foreign;
+        if (seq < first_seq_) return Datagram::previous;
+        if (seq >= next_udp_seq_ || n > datagram_size_) return Datagram::corrupt;
+        const std::size_t body = n - kUdpHeader;
+        if (std::memcmp(data + kUdpHeader, pattern_.at(seq) + kUdpHeader, body) != 0) {
+            corrupt(seq, kUdpHeader +
+                             first_difference(data + kUdpHeader, pattern_.at(seq) + kUdpHeader));
+            return Datagram::corrupt;
+        }
+        return n < datagram_size_ ? Datagram::truncated : Datagram::ours;
+    }
+
+    /// The outstanding request a UDP reply answers, marked received; nullptr after counting
+    /// the reply as late (its request was already counted lost) or as a duplicate.
+    SeqWindow::Entry* claim(SeqWindow& window, std::uint64_t seq) {
+        SeqWindow::Entry* e = window.find(seq);
+        if (e == nullptr || e->state == SeqState::lost) {
+            ++result.late;
+            return nullptr;
+        }
+        if (e->state == SeqState::received) {
+            ++result.duplicates;
+            return nullptr;
+        }
+        e->state = SeqState::received;
+        return e;
+    }
+
+    /// What a reply did: `ended` the request it answered (a whole echo, `whole` then
+    /// pointing at it, or a truncated one), or nothing (foreign, late, a duplicate, or
+    /// corrupt: then the run has failed).
+    struct Reply {
+        SeqWindow::Entry* whole = nullptr;
+        bool ended = false;
+        std::uint64_t seq = 0;
+    };
+
+    Reply take_reply(SeqWindow& window, const char* data, std::size_t n) {
+        Reply r;
+        switch (classify(data, n, r.seq)) {
+        case Datagram::foreign:
+            ++result.foreign;
+            break;
+        case Datagram::previous:
+            ++result.late;
+            break;
+        case Datagram::corrupt:
+            if (!shared_.failed())
+                shared_.fail(Failure::corrupt,
+                             fmt::format("corrupt echo from {}: a {}-byte datagram with sequence "
+                                         "{}, which was never sent at this size ({} bytes)",
+                                         cfg_.target.to_string(), n, r.seq, datagram_size_));
+            break;
+        case Datagram::truncated:
+            if (auto* e = claim(window, r.seq)) {
+                count_truncated(e->actual, n);
+                r.ended = true;
+            }
+            break;
+        case Datagram::ours:
+            r.whole = claim(window, r.seq);
+            r.ended = r.whole != nullptr;
+            break;
+        }
+        return r;
+    }
+
+    /// Records a reply to `e`: paced runs measure from the intended send time (and keep the
+    /// actual one and the lag), ping-pong from the actual send.
+    void record_reply(Nanos now, const SeqWindow::Entry& e, bool paced) {
+        if (paced)
+            record(now, e.intended, now - e.intended, now - e.actual, e.actual - e.intended);
+        else
+            record(now, e.actual, now - e.actual);
+    }
+
     // ------------------------------------------- one connection, one message in flight
 
     /// The lowest-overhead path: one send, then read until the whole echo is back. Blocking
     /// reads with a short timeout (so stop and --timeout are noticed), or spinning on
     /// non-blocking reads with --busy-poll.
     void single_pingpong() {
-        Fd fd = open_connection();
-        if (!fd) return;
+        auto fds = take_connections();
+        if (fds.empty()) return;
+        Fd& fd = fds.front();
         const int flags = cfg_.busy_poll ? MSG_DONTWAIT : 0;
         if (!cfg_.busy_poll) {
             const timeval tv{0, 100'000};
@@ -312,13 +545,22 @@ private:
         std::vector<char> rx(std::max<std::size_t>(cfg_.size, 65536));
         std::vector<char> dgram(datagram_size_);
         SeqWindow window(cfg_.protocol == Protocol::udp);
+        bool clean = true; // the TCP stream holds no half-read echo
         for (std::uint64_t seq = 0;; ++seq) {
             Nanos t0 = monotonic_ns();
-            if (stopping(t0)) return;
+            tick_interval(t0);
+            if (stopping(t0)) break;
+            if (!take_ticket(t0)) { // every remaining sample is in flight on another thread
+                ::usleep(200);
+                --seq;
+                continue;
+            }
             if (cfg_.protocol == Protocol::tcp) {
-                if (!send_all(fd.get(), pattern_.at(seq), cfg_.size, t0)) return;
+                clean = false;
+                if (!send_all(fd.get(), pattern_.at(seq), cfg_.size, t0)) break;
                 count_sent(t0);
                 std::size_t got = 0;
+                bool stopped = false;
                 while (got < cfg_.size) {
                     const ssize_t n =
                         ::recv(fd.get(), rx.data(), std::min(rx.size(), cfg_.size - got), flags);
@@ -333,20 +575,32 @@ private:
                     if (n == 0) return fail_closed();
                     if (errno != EAGAIN && errno != EINTR) return fail_io(errno, "recv from");
                     const Nanos now = monotonic_ns();
+                    tick_interval(now);
                     if (now - t0 > cfg_.timeout) return fail_no_echo();
-                    if (shared_.stop.load(std::memory_order_relaxed)) return;
+                    // Stopping mid-echo: the rest is read (below) so the stream stays usable.
+                    if (shared_.stop.load(std::memory_order_relaxed)) {
+                        stopped = true;
+                        break;
+                    }
                 }
+                if (stopped) {
+                    clean = drain_echo(fd.get(), rx, cfg_.size - got);
+                    break;
+                }
+                clean = true;
                 const Nanos t1 = monotonic_ns();
                 record(t1, t0, t1 - t0);
             } else {
-                auto& e = window.slot(seq);
-                e = {seq, t0, t0, SeqState::outstanding};
-                fill_datagram(dgram.data(), dgram.size(), seq, t0, pattern_);
+                const std::uint64_t useq = next_udp_seq_++;
+                auto& e = window.slot(useq);
+                e = {useq, t0, t0, SeqState::outstanding};
+                fill_datagram(dgram.data(), dgram.size(), useq, t0, pattern_);
                 if (::send(fd.get(), dgram.data(), dgram.size(), 0) < 0) {
-                    if (errno != EAGAIN && errno != ENOBUFS) return fail_io(errno, "send to");
+                    if (!dropped_here(errno)) return fail_io(errno, "send to");
                     // The kernel had no room: the datagram is lost on our side, as in event_loop.
+                    count_sent(t0);
                     e.state = SeqState::lost;
-                    count_lost(t0);
+                    count_lost(t0, t0);
                     continue;
                 }
                 count_sent(t0);
@@ -354,32 +608,43 @@ private:
                     const ssize_t n = ::recv(fd.get(), rx.data(), rx.size(), flags);
                     const Nanos now = monotonic_ns();
                     if (n >= 0) {
-                        const auto got = check_datagram(rx.data(), static_cast<std::size_t>(n));
-                        if (!got) return;
-                        // Only `seq` can be outstanding here: older ones were answered or lost.
-                        if (const auto* answered = claim(window, *got)) {
-                            record_reply(now, *answered, false);
-                            break;
-                        }
+                        // Only `useq` can be outstanding here: older ones were answered or lost.
+                        const auto r = take_reply(window, rx.data(), static_cast<std::size_t>(n));
+                        if (r.whole != nullptr) record_reply(now, *r.whole, false);
+                        if (r.ended) break;
+                        if (shared_.failed()) return;
                         continue;
                     }
                     if (errno != EAGAIN && errno != EINTR) return fail_io(errno, "recv from");
+                    tick_interval(now);
                     if (now - t0 >= cfg_.timeout) {
                         e.state = SeqState::lost;
-                        count_lost(t0);
+                        count_lost(t0, now);
                         break;
                     }
-                    if (stopping(now)) return;
+                    if (stopping(now)) break;
                 }
             }
         }
+        if (clean && !shared_.failed()) keep(std::move(fds));
     }
 
-    static std::size_t first_difference(const char* a, const char* b) {
-        std::size_t i = 0;
-        while (a[i] == b[i])
-            ++i;
-        return i;
+    /// Reads and drops the `left` bytes still owed on a TCP connection (an echo cut short by
+    /// the end of the run), for at most the timeout: whether the stream is clean after.
+    bool drain_echo(int fd, std::vector<char>& rx, std::size_t left) {
+        const Nanos until = monotonic_ns() + std::min<Nanos>(cfg_.timeout, kNanosPerSecond);
+        while (left > 0 && monotonic_ns() < until) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            const ssize_t n = ::recv(fd, rx.data(), std::min(rx.size(), left), MSG_DONTWAIT);
+            if (n == 0) return false;
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR) continue;
+                return false;
+            }
+            left -= static_cast<std::size_t>(n);
+        }
+        return left == 0;
     }
 
     bool send_all(int fd, const char* data, std::size_t n, Nanos t0) {
@@ -408,54 +673,6 @@ private:
         return true;
     }
 
-    /// The sequence number of a received UDP echo, after checking it is one of ours and intact.
-    std::optional<std::uint64_t> check_datagram(const char* data, std::size_t n) {
-        std::uint32_t magic = 0;
-        std::uint64_t seq = 0;
-        if (n >= kUdpHeader) {
-            std::memcpy(&magic, data, 4);
-            std::memcpy(&seq, data + 4, 8);
-        }
-        if (n != datagram_size_ || magic != kMagic) {
-            shared_.fail(Failure::corrupt,
-                         fmt::format("corrupt echo from {}: a {}-byte datagram that is not one of "
-                                     "ours came back (sent {} bytes)",
-                                     cfg_.target.to_string(), n, datagram_size_));
-            return std::nullopt;
-        }
-        if (std::memcmp(data + kUdpHeader, pattern_.at(seq) + kUdpHeader, n - kUdpHeader) != 0) {
-            corrupt(seq, kUdpHeader +
-                             first_difference(data + kUdpHeader, pattern_.at(seq) + kUdpHeader));
-            return std::nullopt;
-        }
-        return seq;
-    }
-
-    /// The outstanding request a UDP reply answers, marked received; nullptr after counting
-    /// the reply as late (its request was already counted lost) or as a duplicate.
-    SeqWindow::Entry* claim(SeqWindow& window, std::uint64_t seq) {
-        SeqWindow::Entry* e = window.find(seq);
-        if (e == nullptr || e->state == SeqState::lost) {
-            ++result.late;
-            return nullptr;
-        }
-        if (e->state == SeqState::received) {
-            ++result.duplicates;
-            return nullptr;
-        }
-        e->state = SeqState::received;
-        return e;
-    }
-
-    /// Records a reply to `e`: paced runs measure from the intended send time (and keep the
-    /// actual one and the lag), ping-pong from the actual send.
-    void record_reply(Nanos now, const SeqWindow::Entry& e, bool paced) {
-        if (paced)
-            record(now, e.intended, now - e.intended, now - e.actual, e.actual - e.intended);
-        else
-            record(now, e.actual, now - e.actual);
-    }
-
     // ------------------------------------------------ many connections / paced (epoll)
 
     struct Conn {
@@ -467,22 +684,33 @@ private:
         std::size_t udp_outstanding = 0;
         std::string tx; ///< TCP: bytes not yet taken by the socket
         std::size_t tx_offset = 0;
+        /// TCP: bytes of echo still owed (what was sent and not yet read back).
+        [[nodiscard]] std::size_t owed(std::size_t size) const {
+            return inflight.size() * size - rx_offset;
+        }
     };
 
     [[nodiscard]] std::size_t outstanding(const Conn& c) const {
         return cfg_.protocol == Protocol::tcp ? c.inflight.size() : c.udp_outstanding;
     }
 
+    /// Whether a paced send may go on `c`: under the --inflight cap, and (TCP) with a
+    /// bounded amount of bytes the socket has not taken.
+    [[nodiscard]] bool has_room(const Conn& c) const {
+        if (cfg_.inflight != 0 && outstanding(c) >= static_cast<std::size_t>(cfg_.inflight))
+            return false;
+        return c.tx.size() - c.tx_offset < kMaxQueuedBytes;
+    }
+
     void event_loop() {
         EpollPoller poller;
-        std::vector<Conn> conns(static_cast<std::size_t>(my_connections()));
+        auto fds = take_connections();
+        if (fds.empty()) return;
+        std::vector<Conn> conns(fds.size());
         for (std::size_t i = 0; i < conns.size(); ++i) {
-            conns[i].fd = open_connection();
-            if (!conns[i].fd) return;
+            conns[i].fd = std::move(fds[i]);
             poller.add(conns[i].fd.get(), interest::read, i);
         }
-        // UDP sequence numbers are unique per thread (one window), TCP's per connection.
-        std::uint64_t udp_seq = 0;
         SeqWindow window(cfg_.protocol == Protocol::udp);
         std::deque<std::pair<std::size_t, std::uint64_t>>
             udp_deadlines; // (conn, seq) in send order
@@ -498,24 +726,25 @@ private:
         auto send_one = [&](std::size_t ci, Nanos intended) -> bool {
             Conn& c = conns[ci];
             const Nanos actual = monotonic_ns();
+            if (!take_ticket(actual)) return true; // --count: enough are in flight already
             if (cfg_.protocol == Protocol::udp) {
-                const std::uint64_t seq = udp_seq++;
+                const std::uint64_t seq = next_udp_seq_++;
                 auto& e = window.slot(seq);
                 e = {seq, intended, actual, SeqState::outstanding};
                 fill_datagram(dgram.data(), dgram.size(), seq, actual, pattern_);
+                count_sent(actual);
                 if (::send(c.fd.get(), dgram.data(), dgram.size(), 0) < 0) {
-                    if (errno != EAGAIN && errno != ENOBUFS) {
+                    if (!dropped_here(errno)) {
                         fail_io(errno, "send to");
                         return false;
                     }
                     // The socket buffer is full: the datagram is lost on our side.
                     e.state = SeqState::lost;
-                    count_lost(actual);
+                    count_lost(actual, actual);
                     return true;
                 }
                 udp_deadlines.emplace_back(ci, seq);
                 ++c.udp_outstanding;
-                count_sent(actual);
                 return true;
             }
             const std::uint64_t seq = c.next_seq++;
@@ -540,27 +769,30 @@ private:
             return true;
         };
 
+        bool ok = true;
         if (!paced) {
-            for (std::size_t ci = 0; ci < conns.size(); ++ci)
-                for (int k = 0; k < cfg_.inflight; ++k)
-                    if (!send_one(ci, monotonic_ns())) return;
+            for (std::size_t ci = 0; ci < conns.size() && ok; ++ci)
+                for (int k = 0; k < cfg_.inflight && ok; ++k)
+                    ok = send_one(ci, monotonic_ns());
         }
 
         std::array<PollEvent, 64> events;
-        for (;;) {
+        while (ok) {
             Nanos now = monotonic_ns();
-            if (stopping(now)) return;
-            // Paced sends that are due: several if we fell behind (the schedule never skips).
-            // With an --inflight cap a send waits for a connection with room: it then lags
-            // the schedule, and the corrected latency counts that wait.
+            tick_interval(now);
+            if (stopping(now)) break;
+            // Paced sends that are due, a bounded burst per turn so events and the stop are
+            // served. With an --inflight cap a send waits for a connection with room: it then
+            // lags the schedule, and the corrected latency counts that wait. A sender more
+            // than kMaxSendLag behind gives those sends up and counts them.
             bool blocked = false;
             if (paced) {
-                while (pacer.peek() <= now) {
+                if (now - pacer.peek() > kMaxSendLag) result.skipped += pacer.skip_to(now);
+                for (int burst = 0; pacer.peek() <= now && burst < kSendBurst && ok; ++burst) {
                     std::size_t ci = conns.size();
                     for (std::size_t k = 0; k < conns.size(); ++k) {
                         const std::size_t cand = (rr + k) % conns.size();
-                        if (cfg_.inflight == 0 ||
-                            outstanding(conns[cand]) < static_cast<std::size_t>(cfg_.inflight)) {
+                        if (has_room(conns[cand])) {
                             ci = cand;
                             break;
                         }
@@ -570,12 +802,13 @@ private:
                         break;
                     }
                     rr = ci + 1;
-                    if (!send_one(ci, pacer.next())) return;
+                    ok = send_one(ci, pacer.next());
                     now = monotonic_ns();
                 }
+                if (!ok) break;
             }
             // UDP requests past their timeout are lost; ping-pong replaces them.
-            while (!udp_deadlines.empty()) {
+            while (!udp_deadlines.empty() && ok) {
                 auto [ci, seq] = udp_deadlines.front();
                 auto* e = window.find(seq);
                 if (e == nullptr || e->state != SeqState::outstanding) {
@@ -584,11 +817,12 @@ private:
                 }
                 if (now - e->actual < cfg_.timeout) break;
                 e->state = SeqState::lost;
-                count_lost(e->actual);
+                count_lost(e->actual, now);
                 --conns[ci].udp_outstanding;
                 udp_deadlines.pop_front();
-                if (!paced && !send_one(ci, monotonic_ns())) return;
+                if (!paced && !stopping(now)) ok = send_one(ci, monotonic_ns());
             }
+            if (!ok) break;
             // TCP: the oldest request on any connection must be answered within --timeout.
             // The scan covers every connection, so it runs a few times a second, not on every
             // wake-up (10,000 connections would make it the hot path).
@@ -609,17 +843,69 @@ private:
             }
             if (cfg_.busy_poll || wait < 0) wait = 0;
             const auto n = poller.wait(events, std::max<Nanos>(wait, 0));
-            for (std::size_t i = 0; i < n; ++i) {
+            for (std::size_t i = 0; i < n && ok; ++i) {
                 const auto ci = static_cast<std::size_t>(events[i].token);
                 Conn& c = conns[ci];
-                if (events[i].writable && !c.tx.empty() && !flush(c, poller, ci)) return;
+                if (events[i].writable && !c.tx.empty() && !flush(c, poller, ci)) {
+                    ok = false;
+                    break;
+                }
                 if (!(events[i].readable || events[i].error || events[i].hangup)) continue;
-                if (cfg_.protocol == Protocol::tcp) {
-                    if (!read_tcp(c, ci, rx, send_one, paced)) return;
-                } else {
-                    if (!read_udp(c, ci, rx, window, send_one, paced)) return;
+                ok = cfg_.protocol == Protocol::tcp ? read_tcp(c, ci, rx, send_one, paced)
+                                                    : read_udp(c, rx, window, ci, send_one, paced);
+            }
+        }
+        if (shared_.failed()) return;
+        result.skipped = std::max(result.skipped, pacer.skipped());
+        // TCP streams are kept for the next size only once every echo owed is read back.
+        if (cfg_.protocol == Protocol::tcp) drain(conns, poller, rx);
+        std::vector<Fd> healthy;
+        for (auto& c : conns)
+            healthy.push_back(std::move(c.fd));
+        keep(std::move(healthy));
+    }
+
+    /// After the run: sends what is still queued and reads the echoes still owed, for at
+    /// most the timeout; a connection that does not get there is closed, not kept.
+    void drain(std::vector<Conn>& conns, EpollPoller& poller, std::vector<char>& rx) {
+        const Nanos until = monotonic_ns() + std::min<Nanos>(cfg_.timeout, kNanosPerSecond);
+        auto pending = [&] {
+            return std::any_of(conns.begin(), conns.end(), [&](const Conn& c) {
+                return c.fd && (c.owed(cfg_.size) > 0 || !c.tx.empty());
+            });
+        };
+        std::array<PollEvent, 64> events;
+        while (pending() && monotonic_ns() < until) {
+            const auto n = poller.wait(events, 50 * kNanosPerMilli);
+            for (std::size_t i = 0; i < n; ++i) {
+                Conn& c = conns[static_cast<std::size_t>(events[i].token)];
+                if (!c.fd) continue;
+                if (events[i].writable && !c.tx.empty() &&
+                    !flush(c, poller, static_cast<std::size_t>(events[i].token))) {
+                    c.fd.reset();
+                    continue;
+                }
+                while (c.owed(cfg_.size) > 0) {
+                    const ssize_t r = ::recv(c.fd.get(), rx.data(),
+                                             std::min(rx.size(), c.owed(cfg_.size)), MSG_DONTWAIT);
+                    if (r > 0) {
+                        std::size_t got = static_cast<std::size_t>(r) + c.rx_offset;
+                        while (got >= cfg_.size && !c.inflight.empty()) {
+                            c.inflight.pop_front();
+                            got -= cfg_.size;
+                        }
+                        c.rx_offset = got;
+                        continue;
+                    }
+                    if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
+                    c.fd.reset(); // closed or failed: not kept
+                    break;
                 }
             }
+        }
+        for (auto& c : conns) {
+            if (c.fd && (c.owed(cfg_.size) > 0 || !c.tx.empty())) c.fd.reset();
+            if (c.fd) poller.remove(c.fd.get());
         }
     }
 
@@ -636,6 +922,9 @@ private:
             c.tx.clear();
             c.tx_offset = 0;
             poller.modify(c.fd.get(), interest::read, ci);
+        } else if (c.tx_offset > kMaxQueuedBytes) { // keep the buffer from only growing
+            c.tx.erase(0, c.tx_offset);
+            c.tx_offset = 0;
         }
         return true;
     }
@@ -683,7 +972,7 @@ private:
     }
 
     template <typename SendOne>
-    bool read_udp(Conn& c, std::size_t ci, std::vector<char>& rx, SeqWindow& window,
+    bool read_udp(Conn& c, std::vector<char>& rx, SeqWindow& window, std::size_t ci,
                   SendOne& send_one, bool paced) {
         for (int k = 0; k < 64; ++k) {
             const ssize_t n = ::recv(c.fd.get(), rx.data(), rx.size(), MSG_DONTWAIT);
@@ -693,15 +982,15 @@ private:
                 return false;
             }
             const Nanos now = monotonic_ns();
-            const auto seq = check_datagram(rx.data(), static_cast<std::size_t>(n));
-            if (!seq) return false;
-            const SeqWindow::Entry* e = claim(window, *seq);
-            if (e == nullptr) continue;
+            const auto r = take_reply(window, rx.data(), static_cast<std::size_t>(n));
+            if (shared_.failed()) return false;
+            if (!r.ended) continue;
             constexpr auto kNone = ~std::uint64_t{0};
-            if (c.highest_received != kNone && *seq < c.highest_received) ++result.reordered;
-            if (c.highest_received == kNone || *seq > c.highest_received) c.highest_received = *seq;
+            if (c.highest_received != kNone && r.seq < c.highest_received) ++result.reordered;
+            if (c.highest_received == kNone || r.seq > c.highest_received)
+                c.highest_received = r.seq;
             --c.udp_outstanding;
-            record_reply(now, *e, paced);
+            if (r.whole != nullptr) record_reply(now, *r.whole, paced);
             if (!paced && !stopping(now) && !send_one(ci, monotonic_ns())) return false;
         }
         return true;
@@ -714,6 +1003,9 @@ private:
         Pacer pacer(cfg_.rate / cfg_.threads, begin, cfg_.poisson,
                     7 + static_cast<std::uint64_t>(index_));
         for (;;) {
+            const Nanos now = monotonic_ns();
+            tick_interval(now);
+            if (now - pacer.peek() > kMaxSendLag) result.skipped += pacer.skip_to(now);
             const Nanos intended = pacer.next();
             if (!sleep_until(intended) && shared_.stop.load()) return;
             Nanos t0 = monotonic_ns();
@@ -741,9 +1033,13 @@ private:
 
     const Config& cfg_;
     Shared& shared_;
+    Connections& held_;
     int index_;
     std::size_t datagram_size_; ///< UDP: the message with its header
     Pattern pattern_;
+    std::uint64_t last_interval_;
+    std::uint64_t first_seq_ = 0;    ///< UDP: this size's first sequence number
+    std::uint64_t next_udp_seq_ = 0; ///< UDP: the next one to send
     Histogram interval_;
     std::uint64_t interval_index_ = 0;
     std::uint64_t interval_sent_ = 0;
@@ -753,18 +1049,17 @@ private:
 
 } // namespace
 
-Result run(const Config& config, Shared& shared) {
-    shared.start = monotonic_ns();
-    shared.measure_from = shared.start + config.warmup;
-    shared.end = config.duration > 0 ? shared.measure_from + config.duration : 0;
-    shared.remaining.store(config.count > 0 ? static_cast<std::int64_t>(config.count) : 0);
+Result run(const Config& config, Shared& shared, Connections& connections) {
+    const auto threads = static_cast<std::size_t>(config.threads);
+    connections.by_thread.resize(threads);
+    connections.udp_seq.resize(threads, 0);
     std::vector<std::unique_ptr<Worker>> workers;
     for (int i = 0; i < config.threads; ++i)
-        workers.push_back(std::make_unique<Worker>(config, shared, i));
-    std::vector<std::thread> threads;
+        workers.push_back(std::make_unique<Worker>(config, shared, connections, i));
+    std::vector<std::thread> pool;
     for (auto& w : workers)
-        threads.emplace_back([raw = w.get()] { raw->run(); });
-    for (auto& t : threads)
+        pool.emplace_back([raw = w.get()] { raw->run(); });
+    for (auto& t : pool)
         t.join();
     Result total;
     for (auto& w : workers)

@@ -3,10 +3,12 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <netdx/report/units.hpp>
 #include <netdx/service/echo_server.hpp>
 #include <netdx/sys/fd.hpp>
+#include <netdx/sys/limits.hpp>
 #include <netdx/sys/parse_error.hpp>
 #include <netdx/sys/system_error.hpp>
 #include <netdx/sys/system_info.hpp>
@@ -50,6 +53,8 @@ const std::vector<MetricInfo> kMetrics{
     {"duplicates", Unit::count, "duplicate UDP replies"},
     {"reordered", Unit::count, "UDP replies out of order"},
     {"errors", Unit::count, "failed attempts (connect mode)"},
+    {"truncated", Unit::count, "UDP replies shorter than the request"},
+    {"skipped", Unit::count, "paced sends skipped: the probe fell behind --rate"},
     {"uncorrected_p99", Unit::ns, "paced: p99 from the actual send time"},
     {"lag_p99", Unit::ns, "paced: p99 of how late sends were"},
 };
@@ -188,7 +193,8 @@ std::vector<double> parse_percentiles(const std::string& text) {
     for (const auto& item : split_list(text, "--percentiles")) {
         double p = 0;
         auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), p);
-        if (item.empty() || ec != std::errc{} || end != item.data() + item.size() || p <= 0 ||
+        // !(p > 0): NaN compares false with everything, so "nan" must fail this way round.
+        if (item.empty() || ec != std::errc{} || end != item.data() + item.size() || !(p > 0) ||
             p > 100)
             throw ParseError(
                 fmt::format("--percentiles: bad percentile '{}' (0 < p <= 100)", item));
@@ -249,6 +255,8 @@ std::map<std::string, double> metrics_of(const SizeRun& r, bool udp) {
         m["reordered"] = double(r.result.reordered);
     }
     m["errors"] = double(r.result.error_count());
+    if (udp) m["truncated"] = double(r.result.truncated);
+    m["skipped"] = double(r.result.skipped);
     if (!r.result.rtt_actual.empty())
         m["uncorrected_p99"] = double(r.result.rtt_actual.percentile(99));
     if (!r.result.lag.empty()) m["lag_p99"] = double(r.result.lag.percentile(99));
@@ -264,9 +272,106 @@ std::string hdr_path(const std::string& base, std::size_t size, bool sweep) {
     return fmt::format("{}.{}{}", base.substr(0, dot), size, base.substr(dot));
 }
 
+/// The largest UDP payload: 65,535 less the IP and UDP headers (IPv6 has no header checksum
+/// and a 40-byte header, but its payload length counts only what follows it).
+std::size_t max_udp_payload(const Endpoint& target) {
+    return target.family() == AF_INET6 ? 65535 - 8 : 65535 - 20 - 8;
+}
+
+/// Refuses, before anything runs, a connection count this process cannot hold: each
+/// connection is a descriptor, two with the embedded server in the same process.
+void check_descriptors(const probe::Config& cfg, bool embedded) {
+    const auto limit = raise_nofile_to_hard();
+    const std::uint64_t per = embedded && cfg.protocol == Protocol::tcp ? 2 : 1;
+    const std::uint64_t reserve = 64 + (embedded ? 4 * static_cast<std::uint64_t>(cfg.threads) : 0);
+    const std::uint64_t needed = per * static_cast<std::uint64_t>(cfg.connections) + reserve;
+    if (needed <= limit.soft) return;
+    const std::uint64_t fit = limit.soft > reserve ? (limit.soft - reserve) / per : 0;
+    throw ParseError(fmt::format(
+        "-c {}: needs {} descriptors{} and RLIMIT_NOFILE allows {} (hard limit {}): at most "
+        "-c {} fits in one process",
+        format_count(static_cast<std::uint64_t>(cfg.connections)), format_count(needed),
+        per == 2 ? " (the embedded server holds the other end of each)" : "",
+        format_count(limit.soft), format_count(limit.hard), format_count(fit)));
+}
+
+/// One size's run on the runner thread, with the main thread sleeping until it ends, a
+/// signal comes or an interval is due. The runner is joined however this is left (an
+/// interval line that cannot be written throws here).
+probe::Result run_size(const probe::Config& cfg, probe::Shared& shared,
+                       probe::Connections& connections, bool progress,
+                       const std::function<void(std::uint64_t)>& emit_interval) {
+    probe::Result result;
+    std::exception_ptr error;
+    // The run's times are set here, before the threads exist: they only read them.
+    shared.begin(cfg, monotonic_ns());
+    Fd done_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!done_event) throw_errno("eventfd for the probe run");
+    std::atomic<bool> done{false};
+    std::jthread runner([&] {
+        try {
+            result = probe::run(cfg, shared, connections);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        done = true;
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(done_event.get(), &one, sizeof one);
+    });
+    struct StopOnExit { // an exception below must not leave the runner running
+        probe::Shared& s;
+        ~StopOnExit() { s.stop = true; }
+    } stop_on_exit{shared};
+    const std::uint64_t last = shared.last_interval(cfg);
+    std::uint64_t next = 0;
+    auto due = [&](std::uint64_t k) {
+        return shared.measure_from + static_cast<Nanos>(k + 1) * cfg.interval;
+    };
+    while (!done) {
+        int wait_ms = progress ? 100 : -1;
+        if (cfg.interval > 0 && next <= last) {
+            const Nanos left = due(next) - monotonic_ns();
+            const int ms = static_cast<int>(std::clamp<Nanos>(left / kNanosPerMilli, 0, 100)) + 1;
+            wait_ms = wait_ms < 0 ? ms : std::min(wait_ms, ms);
+        }
+        pollfd fds[2] = {{cli::interrupt_fd(), POLLIN, 0}, {done_event.get(), POLLIN, 0}};
+        ::poll(fds, 2, wait_ms);
+        cli::drain_interrupt_fd();
+        if (cli::interrupted()) shared.stop = true;
+        const Nanos now = monotonic_ns();
+        // An interval is printed once every thread is past it: nothing can land in it later.
+        while (cfg.interval > 0 && next <= last && now >= due(next) &&
+               shared.intervals.complete(next))
+            emit_interval(next++);
+        if (progress) {
+            std::cerr << fmt::format(
+                "\r\x1b[Kprobing {} {} bytes: {}{}", cfg.target.to_string(), cfg.size,
+                format_duration(static_cast<double>(now - shared.start)),
+                cfg.duration > 0 ? " / " + format_duration(double(cfg.duration + cfg.warmup)) : "");
+        }
+    }
+    runner.join();
+    if (progress) std::cerr << "\r\x1b[K";
+    if (error) std::rethrow_exception(error);
+    // The rest: up to the run's end for a duration run (a stalled last second still gets its
+    // line), up to the last interval anything landed in otherwise.
+    if (cfg.interval > 0) {
+        std::uint64_t end = shared.intervals.end();
+        const Nanos measured = monotonic_ns() - shared.measure_from;
+        if (cfg.duration > 0 && !shared.stop)
+            end = last + 1;    // ran to its end: every interval of the duration
+        else if (measured > 0) // stopped early: up to the one it stopped in
+            end = std::max(end,
+                           std::min(last, static_cast<std::uint64_t>(measured / cfg.interval)) + 1);
+        while (next < end)
+            emit_interval(next++);
+    }
+    return result;
+}
+
 int run(const Options& o) {
     cli::install_interrupt_handlers();
-    const auto sizes = parse_sizes(o.sizes);
+    auto sizes = parse_sizes(o.sizes);
     const auto percentiles = parse_percentiles(o.percentiles);
     const auto info = read_system_info();
 
@@ -287,9 +392,10 @@ int run(const Options& o) {
                     "--size {}: UDP probes carry a {}-byte header (sequence, time), so at "
                     "least {} bytes",
                     s, probe::kUdpHeader, probe::kUdpHeader));
-            if (s > 65507)
-                throw ParseError(
-                    fmt::format("--size {}: the largest UDP datagram is 65507 bytes", s));
+            if (s > 65536)
+                throw ParseError(fmt::format(
+                    "--size {}: the largest UDP datagram is 65,507 bytes (IPv4) or 65,527 (IPv6)",
+                    s));
         }
     cfg.duration = o.count > 0 && !o.duration_given ? 0 : o.duration;
     cfg.count = o.count;
@@ -307,6 +413,7 @@ int run(const Options& o) {
     cfg.cpus = parse_cpus(o.cpus);
     cfg.interval = o.interval;
     cfg.close_rst = o.close == "rst";
+    if (cfg.mode != probe::Mode::connect) check_descriptors(cfg, o.target.empty());
 
     // The target, or an embedded echo server on loopback.
     std::unique_ptr<EchoServer> embedded;
@@ -318,54 +425,37 @@ int run(const Options& o) {
         embedded->start();
         cfg.target = embedded->local_endpoint();
     } else {
-        const auto hp = parse_host_port(o.target, "127.0.0.1");
+        const auto hp = parse_target(o.target, "127.0.0.1");
         const auto r = resolve(hp, o.ipv4   ? AddressFamily::v4
                                    : o.ipv6 ? AddressFamily::v6
                                             : AddressFamily::any);
-        if (!r.ok()) {
-            std::cerr << "netdx-probe: " << r.error << '\n';
-            return to_int(ExitCode::unavailable);
-        }
+        if (!r.ok()) throw cli::ToolFailure(ExitCode::unavailable, r.error);
         cfg.target = r.endpoints.front();
     }
+    // 64KiB over UDP means the largest datagram there is (the README's own sweep).
+    std::vector<std::string> size_notes;
+    if (cfg.protocol == Protocol::udp)
+        for (auto& s : sizes)
+            if (s > max_udp_payload(cfg.target)) {
+                size_notes.push_back(fmt::format(
+                    "--size {}: above the largest UDP datagram to {}; probed {} bytes instead",
+                    format_count(s), cfg.target.to_string(),
+                    format_count(max_udp_payload(cfg.target))));
+                s = max_udp_payload(cfg.target);
+            }
 
-    const bool human = o.common.format == Format::table;
     const bool progress = !o.common.quiet && ::isatty(STDERR_FILENO) == 1;
-    auto interval_reporter = make_reporter(o.common.format, {o.common.stdout_color(), true});
+    cli::IntervalStream intervals(o.common, "intervals");
     std::vector<SizeRun> runs;
     probe::Failure failure = probe::Failure::none;
     std::string failure_text;
-    std::vector<nlohmann::json> interval_rows;
+    probe::Connections connections; // kept across the sizes of a sweep
 
     for (std::size_t si = 0; si < sizes.size() && !cli::interrupted(); ++si) {
         cfg.size = sizes[si];
         probe::Shared shared;
-        probe::Result result;
-        std::atomic<bool> done{false};
-        std::exception_ptr error;
-        // The main thread sleeps until the run ends, a signal comes or an interval is due:
-        // no periodic wake-ups beside a latency measurement.
-        Fd done_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-        if (!done_event) throw_errno("eventfd for the probe run");
-        std::thread runner([&] {
-            try {
-                result = probe::run(cfg, shared);
-            } catch (...) {
-                error = std::current_exception();
-            }
-            done = true;
-            const std::uint64_t one = 1;
-            [[maybe_unused]] auto n = ::write(done_event.get(), &one, sizeof one);
-        });
-        std::uint64_t next_interval = 0;
-        // Interval k is printed a little after it ends, so late replies still land in it.
-        auto interval_due = [&](std::uint64_t k) {
-            return shared.measure_from + static_cast<Nanos>(k + 1) * cfg.interval +
-                   20 * kNanosPerMilli;
-        };
         auto emit_interval = [&](std::uint64_t k) {
             auto slot = shared.intervals.take(k);
-            if (slot.sent == 0 && slot.rtt.empty()) return;
             Section sec;
             sec.name = "interval";
             sec.kind = Section::Kind::record;
@@ -374,60 +464,32 @@ int run(const Options& o) {
             sec.add({"size_bytes", "size", Unit::bytes},
                     Cell(static_cast<std::uint64_t>(cfg.size)));
             sec.add({"count", "count", Unit::count}, Cell(slot.rtt.count()));
-            sec.add({"p50_ns", "p50", Unit::ns}, Cell(slot.rtt.percentile(50)));
-            sec.add({"p99_ns", "p99", Unit::ns}, Cell(slot.rtt.percentile(99)));
-            sec.add({"max_ns", "max", Unit::ns}, Cell(slot.rtt.max()));
+            const auto val = [&](std::uint64_t v) {
+                return slot.rtt.empty() ? Cell(Value{}) : Cell(v);
+            };
+            sec.add({"p50_ns", "p50", Unit::ns}, val(slot.rtt.percentile(50)));
+            sec.add({"p99_ns", "p99", Unit::ns}, val(slot.rtt.percentile(99)));
+            sec.add({"max_ns", "max", Unit::ns}, val(slot.rtt.max()));
             if (cfg.protocol == Protocol::udp)
                 sec.add({"lost", "lost", Unit::count}, Cell(slot.lost));
-            if (o.common.format == Format::json) {
-                auto row = nlohmann::json::object();
-                for (std::size_t i = 0; i < sec.fields.size(); ++i)
-                    row[sec.fields[i].key] = to_json(sec.rows[0][i].value);
-                interval_rows.push_back(row);
-                return;
-            }
-            std::ostringstream out;
-            interval_reporter->write_interval(sec, out);
-            cli::write_stdout(out.str());
+            intervals.write(sec);
         };
-        while (!done) {
-            int wait_ms = -1;
-            if (progress) wait_ms = 100;
-            if (cfg.interval > 0) {
-                const Nanos due = interval_due(next_interval);
-                const Nanos left =
-                    shared.measure_from > 0 ? due - monotonic_ns() : 20 * kNanosPerMilli;
-                const int ms = static_cast<int>(std::max<Nanos>(left, 0) / kNanosPerMilli) + 1;
-                wait_ms = wait_ms < 0 ? ms : std::min(wait_ms, ms);
-            }
-            pollfd fds[2] = {{cli::interrupt_fd(), POLLIN, 0}, {done_event.get(), POLLIN, 0}};
-            ::poll(fds, 2, wait_ms);
-            cli::drain_interrupt_fd();
-            if (cli::interrupted()) shared.stop = true;
-            const Nanos now = monotonic_ns();
-            if (cfg.interval > 0 && shared.measure_from > 0) {
-                while (now >= interval_due(next_interval))
-                    emit_interval(next_interval++);
-            }
-            if (progress) {
-                const Nanos el = now - shared.start;
-                std::cerr << fmt::format(
-                    "\r\x1b[Kprobing {} {} bytes: {}{}", cfg.target.to_string(), cfg.size,
-                    format_duration(static_cast<double>(el)),
-                    cfg.duration > 0 ? " / " + format_duration(double(cfg.duration + cfg.warmup))
-                                     : "");
-            }
-        }
-        runner.join();
-        if (progress) std::cerr << "\r\x1b[K";
-        if (error) std::rethrow_exception(error);
-        if (cfg.interval > 0)
-            for (int extra = 0; extra < 2; ++extra)
-                emit_interval(next_interval++);
+        auto result = run_size(cfg, shared, connections, progress, emit_interval);
         runs.push_back({cfg.size, std::move(result)});
         if (shared.failure != probe::Failure::none) {
             failure = shared.failure;
             failure_text = shared.failure_text;
+            break;
+        }
+        // A UDP peer that answered nothing: no echo server there (or a firewall).
+        const auto& r = runs.back().result;
+        if (cfg.protocol == Protocol::udp && r.received + r.truncated == 0 && r.lost > 0) {
+            failure = probe::Failure::unavailable;
+            failure_text = fmt::format(
+                "no reply from {}: {} datagram{} of {} bytes, none answered within {} (no UDP "
+                "echo there, or something drops it)",
+                cfg.target.to_string(), format_count(r.lost), r.lost == 1 ? "" : "s", cfg.size,
+                format_duration(static_cast<double>(cfg.timeout)));
             break;
         }
     }
@@ -493,12 +555,19 @@ int run(const Options& o) {
     if (udp) {
         for (auto [k, t] : {std::pair{"lost", "lost"},
                             {"loss_percent", "loss"},
+                            {"truncated", "truncated replies"},
                             {"late", "late"},
                             {"duplicates", "duplicates"},
-                            {"reordered", "reordered"}})
+                            {"reordered", "reordered"},
+                            {"foreign", "not ours"}})
             results.fields.push_back(
                 {k, t, std::string(k) == "loss_percent" ? Unit::percent : Unit::count});
     }
+    // sent = count + lost + truncated + unfinished (+ errors in connect mode): every send
+    // is accounted for, and what was still in flight at the end is shown, not lost.
+    results.fields.push_back({"unfinished", "in flight at the end", Unit::count});
+    if (paced || connect)
+        results.fields.push_back({"skipped", "sends skipped (fell behind)", Unit::count});
     if (connect) {
         results.fields.push_back({"refused", "refused", Unit::count});
         results.fields.push_back({"timeouts", "timed out", Unit::count});
@@ -538,10 +607,15 @@ int run(const Options& o) {
             const double loss = r.result.loss_percent();
             row.emplace_back(r.result.lost, r.result.lost ? Style::warn : Style::plain);
             row.emplace_back(loss, loss > 0 ? Style::warn : Style::plain);
+            row.emplace_back(r.result.truncated, r.result.truncated ? Style::bad : Style::plain);
             row.emplace_back(r.result.late);
             row.emplace_back(r.result.duplicates);
             row.emplace_back(r.result.reordered);
+            row.emplace_back(r.result.foreign, r.result.foreign ? Style::warn : Style::plain);
         }
+        row.emplace_back(r.result.unfinished);
+        if (paced || connect)
+            row.emplace_back(r.result.skipped, r.result.skipped ? Style::bad : Style::plain);
         if (connect) {
             row.emplace_back(r.result.refused, r.result.refused ? Style::bad : Style::plain);
             row.emplace_back(r.result.timeouts, r.result.timeouts ? Style::bad : Style::plain);
@@ -566,6 +640,26 @@ int run(const Options& o) {
         }
         for (const auto& [what, n] : r.result.errors)
             report.notes.push_back(fmt::format("{} bytes: {} x {}", r.size, format_count(n), what));
+        if (r.result.truncated > 0)
+            report.notes.push_back(fmt::format(
+                "{} bytes: the peer truncated {} of its replies to at most {} bytes (sent {}): "
+                "it is not an echo of this size, so no RTT is reported for them",
+                r.size, format_count(r.result.truncated), format_count(r.result.truncated_to),
+                format_count(std::max<std::size_t>(r.size, probe::kUdpHeader))));
+        if (r.result.foreign > 0)
+            report.notes.push_back(fmt::format("{} bytes: {} datagrams from the peer were not "
+                                               "replies to this probe (ignored)",
+                                               r.size, format_count(r.result.foreign)));
+        if (r.result.skipped > 0) {
+            const double asked = static_cast<double>(r.result.sent + r.result.skipped);
+            report.notes.push_back(fmt::format(
+                "{} bytes: the probe could not keep up with --rate {}: {} sends ({:.1f}%) fell "
+                "more than {} behind their schedule and were skipped; it sent {}",
+                r.size, format_rate(cfg.rate), format_count(r.result.skipped),
+                100.0 * static_cast<double>(r.result.skipped) / asked,
+                format_duration(static_cast<double>(probe::kMaxSendLag)),
+                format_count(r.result.sent)));
+        }
         if (!o.hdr_log.empty()) {
             const auto path = hdr_path(o.hdr_log, r.size, sweep);
             std::ofstream out(path);
@@ -578,7 +672,7 @@ int run(const Options& o) {
         }
     }
     report.extra["histograms"] = std::move(histograms);
-    if (!interval_rows.empty()) report.extra["intervals"] = interval_rows;
+    intervals.into(report);
     if (o.half_rtt)
         report.notes.push_back(
             "RTT/2 is an estimate of one-way latency that assumes a symmetric path");
@@ -618,24 +712,38 @@ int run(const Options& o) {
         failure = probe::Failure::unavailable;
         failure_text = fmt::format("connect {}: every attempt failed", cfg.target.to_string());
     }
+    for (auto& n : size_notes)
+        report.notes.push_back(std::move(n));
+    switch (failure) {
+    case probe::Failure::unavailable:
+        report.failure = Failure{ExitCode::unavailable, failure_text};
+        break;
+    case probe::Failure::corrupt:
+        report.failure = Failure{ExitCode::check_failed, failure_text};
+        break;
+    case probe::Failure::system:
+        report.failure = Failure{ExitCode::system, failure_text};
+        break;
+    case probe::Failure::none: {
+        // A peer that truncates is a finding about it, not about this run's ability to
+        // measure: every size is still probed, and the run fails at the end.
+        std::uint64_t truncated = 0;
+        for (const auto& r : runs)
+            truncated += r.result.truncated;
+        if (truncated > 0)
+            report.failure = Failure{
+                ExitCode::check_failed,
+                fmt::format("{} truncates UDP replies: {} of them came back shorter than sent",
+                            cfg.target.to_string(), format_count(truncated))};
+        break;
+    }
+    }
     if (failure != probe::Failure::none) report.notes.push_back("stopped: " + failure_text);
     if (embedded) embedded->stop();
 
     const int code = cli::emit(report, o.common);
-    if (failure != probe::Failure::none) {
-        std::cerr << "netdx-probe: " << failure_text << '\n';
-        switch (failure) {
-        case probe::Failure::unavailable:
-            return to_int(ExitCode::unavailable);
-        case probe::Failure::corrupt:
-            return to_int(ExitCode::check_failed);
-        case probe::Failure::system:
-            return to_int(ExitCode::system);
-        case probe::Failure::none:
-            break;
-        }
-    }
-    if (human && report.interrupted) std::cerr << "netdx-probe: interrupted\n";
+    if (o.common.format == Format::table && report.interrupted)
+        std::cerr << "netdx-probe: interrupted\n";
     return code;
 }
 

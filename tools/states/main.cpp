@@ -176,7 +176,12 @@ Snapshot take_snapshot(const Options& o, const Filters& f, const std::vector<Gro
             c = collect(f, sink);
         });
         if (!err.empty()) {
-            if (targets.size() == 1) throw std::system_error(EPERM, std::generic_category(), err);
+            // Entering another namespace is a privilege (CAP_SYS_ADMIN): 77 when it is missing.
+            if (targets.size() == 1)
+                throw cli::ToolFailure(err.find("CAP_SYS_ADMIN") != std::string::npos
+                                           ? ExitCode::no_permission
+                                           : ExitCode::system,
+                                       err);
             snap.notes.push_back(err);
             continue;
         }
@@ -380,10 +385,9 @@ Section findings_section(const std::vector<Finding>& findings) {
 
 int run_kill(const Options& o, Snapshot& snap) {
     const auto caps = read_capabilities();
-    if (!o.dry_run && !(caps && caps->has(Capability::net_admin))) {
-        std::cerr << "netdx-states: --kill needs CAP_NET_ADMIN (run as root, or --dry-run)\n";
-        return to_int(ExitCode::no_permission);
-    }
+    if (!o.dry_run && !(caps && caps->has(Capability::net_admin)))
+        throw cli::ToolFailure(ExitCode::no_permission,
+                               "--kill needs CAP_NET_ADMIN (run as root, or --dry-run)");
     Report report;
     report.tool = kInfo.name;
     report.version = kVersion;

@@ -139,26 +139,33 @@ std::uint64_t peak_rss_bytes() {
     return static_cast<std::uint64_t>(ru.ru_maxrss) * 1024;
 }
 
-int capture_error_exit(const capture::CaptureError& e, const Options& o) {
+/// The exit a capture error stands for, with the missing capability named.
+[[noreturn]] void capture_failure(const capture::CaptureError& e, const Options& o) {
     using K = capture::CaptureError::Kind;
     std::string msg = e.what();
     if (e.kind() == K::permission)
-        msg += fmt::format("\n  capturing on {} needs CAP_NET_RAW{} (run as root, or grant it: "
+        msg += fmt::format("; capturing on {} needs CAP_NET_RAW{} (run as root, or grant it: "
                            "setcap cap_net_raw{}=eip $(command -v netdx-trace))",
                            o.interface, o.promiscuous ? " and CAP_NET_ADMIN" : "",
                            o.promiscuous ? ",cap_net_admin" : "");
-    std::cerr << "netdx-trace: " << msg << '\n';
+    ExitCode code = ExitCode::system;
     switch (e.kind()) {
     case K::permission:
-        return to_int(ExitCode::no_permission);
+        code = ExitCode::no_permission;
+        break;
     case K::no_such_device:
-        return to_int(ExitCode::unavailable);
+        code = ExitCode::unavailable;
+        break;
     case K::bad_input:
-        return to_int(ExitCode::usage);
+        code = ExitCode::usage;
+        break;
+    case K::output:
+        code = ExitCode::output;
+        break;
     case K::other:
         break;
     }
-    return to_int(ExitCode::system);
+    throw cli::ToolFailure(code, msg);
 }
 
 /// What reading the input came to.
@@ -378,15 +385,15 @@ int run(const Options& given) {
         if (!filter.empty()) src->set_filter(filter);
         if (!o.write_file.empty()) src->dump_to(o.write_file);
     } catch (const capture::CaptureError& e) {
-        return capture_error_exit(e, o);
+        capture_failure(e, o);
     }
     if (!o.user.empty()) drop_privileges(o.user);
-    if (!capture::link_type_supported(src->link_type())) {
-        std::cerr << fmt::format("netdx-trace: link type {} ({}) is not supported (supported: "
-                                 "EN10MB, LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4, IPV6)\n",
-                                 src->link_type_name(), src->link_type());
-        return to_int(ExitCode::usage);
-    }
+    if (!capture::link_type_supported(src->link_type()))
+        throw cli::ToolFailure(
+            ExitCode::usage,
+            fmt::format("link type {} ({}) is not supported (supported: EN10MB, LINUX_SLL, "
+                        "LINUX_SLL2, NULL, LOOP, RAW, IPV4, IPV6)",
+                        src->link_type_name(), src->link_type()));
 
     RecordWriter writer(output, o.top, src->live());
     Summary summary;
@@ -435,11 +442,13 @@ int run(const Options& given) {
 
     // A capture that cannot be read to its end is bad input: report what was read, then
     // say so in the exit status too (a cut-short file in CI must not pass as complete).
-    const int read_failed = st.error.empty() ? 0 : to_int(ExitCode::usage);
+    if (!st.error.empty())
+        report.failure = Failure{ExitCode::usage, fmt::format("the capture could not be read "
+                                                              "to its end: {}",
+                                                              st.error)};
     if (output == Output::table) {
         writer.flush();
-        const int code = cli::emit(report, o.common);
-        return code == 0 ? read_failed : code;
+        return cli::emit(report, o.common);
     }
     writer.finish(report);
     // CSV and Zeek carry only connections: notes and failed checks go to stderr.
@@ -449,8 +458,8 @@ int run(const Options& given) {
         for (const auto& c : report.checks)
             if (c.failed) std::cerr << "netdx-trace: check failed: " << c.threshold.text << '\n';
     }
-    if (report.interrupted) return to_int(ExitCode::interrupted);
-    return report.any_check_failed() ? to_int(ExitCode::check_failed) : read_failed;
+    if (report.failure) std::cerr << "netdx-trace: " << report.failure->message << '\n';
+    return to_int(report.exit_code());
 }
 
 } // namespace

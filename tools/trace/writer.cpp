@@ -112,11 +112,11 @@ void RecordWriter::finish(const Report& report) {
     case Output::ndjson: {
         auto j = report_to_json(report);
         j["type"] = "summary";
-        put(j.dump() + "\n");
+        put(dump_json(j) + "\n");
         break;
     }
     case Output::json: {
-        const auto rest = report_to_json(report).dump();
+        const auto rest = dump_json(report_to_json(report));
         put("\n],");
         put(std::string_view(rest).substr(1)); // the summary's members after "connections"
         put("\n");

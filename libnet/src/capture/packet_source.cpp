@@ -159,7 +159,7 @@ void PacketSource::set_filter(const std::string& expression) {
 void PacketSource::dump_to(const std::string& path) {
     pcap_dumper* d = ::pcap_dump_open(pcap_.get(), path.c_str());
     if (d == nullptr)
-        throw CaptureError(CaptureError::Kind::other,
+        throw CaptureError(CaptureError::Kind::output,
                            fmt::format("write {}: {}", path, ::pcap_geterr(pcap_.get())));
     dump_.reset(d);
 }

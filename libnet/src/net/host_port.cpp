@@ -92,6 +92,20 @@ HostPort parse_host_port(std::string_view text, std::string_view default_host,
     return hp;
 }
 
+namespace {
+void refuse_port_zero(std::uint16_t port, std::string_view text) {
+    if (port == 0)
+        throw ParseError(fmt::format("port 0 in '{}' is not a port to connect to", text));
+}
+} // namespace
+
+HostPort parse_target(std::string_view text, std::string_view default_host,
+                      std::optional<std::uint16_t> default_port) {
+    auto hp = parse_host_port(text, default_host, default_port);
+    refuse_port_zero(hp.port, text);
+    return hp;
+}
+
 std::vector<HostPort> parse_host_port_range(std::string_view text, std::string_view default_host,
                                             std::optional<std::uint16_t> default_port,
                                             std::size_t max_ports) {
@@ -100,11 +114,17 @@ std::vector<HostPort> parse_host_port_range(std::string_view text, std::string_v
     if (s.port.empty()) {
         if (!default_port)
             throw ParseError(fmt::format("missing port in '{}' (expected host:port)", text));
+        refuse_port_zero(*default_port, text);
         return {HostPort{host, *default_port}};
     }
     const auto dash = s.port.find('-');
-    if (dash == std::string_view::npos) return {HostPort{host, port_in(s.port, text)}};
+    if (dash == std::string_view::npos) {
+        const auto port = port_in(s.port, text);
+        refuse_port_zero(port, text);
+        return {HostPort{host, port}};
+    }
     const auto lo = port_in(s.port.substr(0, dash), text);
+    refuse_port_zero(lo, text);
     const auto hi = port_in(s.port.substr(dash + 1), text);
     if (lo > hi)
         throw ParseError(fmt::format("bad port range '{}' in '{}' (low > high)", s.port, text));

@@ -4,6 +4,7 @@
 
 #include <netdx/report/reporter.hpp>
 #include <netdx/report/units.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx {
 
@@ -66,8 +67,14 @@ nlohmann::json row_to_json(const Section& s, const Row& row) {
     return obj;
 }
 
+nlohmann::json failure_to_json(ExitCode code, std::string_view message) {
+    return {{"exit_code", to_int(code)},
+            {"kind", std::string(exit_code_key(code))},
+            {"message", escape_invalid_utf8(message)}};
+}
+
 nlohmann::json check_to_json(const CheckResult& c) {
-    return {{"check", c.threshold.text},
+    return {{"check", escape_invalid_utf8(c.threshold.text)},
             {"metric", c.threshold.metric},
             {"op", std::string(to_string(c.threshold.op))},
             {"threshold", c.threshold.value},
@@ -235,7 +242,7 @@ private:
 class JsonReporter final : public Reporter {
 public:
     void write(const Report& report, std::ostream& out) override {
-        out << report_to_json(report).dump(2) << '\n';
+        out << dump_json(report_to_json(report), 2) << '\n';
         out.flush();
     }
     void write_interval(const Section&, std::ostream&) override {}
@@ -249,10 +256,15 @@ public:
         for (const auto& c : report.checks) {
             auto j = check_to_json(c);
             j["type"] = "check";
-            out << j.dump() << '\n';
+            out << dump_json(j) << '\n';
         }
         for (const auto& n : report.notes)
-            out << nlohmann::json{{"type", "note"}, {"text", n}}.dump() << '\n';
+            out << dump_json({{"type", "note"}, {"text", escape_invalid_utf8(n)}}) << '\n';
+        if (report.failure) {
+            auto j = failure_to_json(report.failure->code, report.failure->message);
+            j["type"] = "error";
+            out << dump_json(j) << '\n';
+        }
         out.flush();
     }
     void write_interval(const Section& s, std::ostream& out) override {
@@ -265,7 +277,7 @@ private:
         for (const auto& row : s.rows) {
             nlohmann::json j = {{"type", s.name}};
             j.update(row_to_json(s, row));
-            out << j.dump() << '\n';
+            out << dump_json(j) << '\n';
         }
     }
 };
@@ -328,12 +340,35 @@ nlohmann::json report_to_json(const Report& report) {
     for (const auto& c : report.checks)
         checks.push_back(check_to_json(c));
     doc["checks"] = std::move(checks);
-    doc["passed"] = !report.any_check_failed();
-    doc["notes"] = report.notes;
+    const ExitCode code = report.exit_code();
+    doc["passed"] = code == ExitCode::ok;
+    doc["exit_code"] = to_int(code);
+    auto notes = nlohmann::json::array();
+    for (const auto& n : report.notes)
+        notes.push_back(escape_invalid_utf8(n));
+    doc["notes"] = std::move(notes);
     doc["interrupted"] = report.interrupted;
+    doc["error"] = report.failure ? failure_to_json(report.failure->code, report.failure->message)
+                                  : nlohmann::json(nullptr);
     for (const auto& [k, v] : report.extra.items())
         doc[k] = v;
     return doc;
+}
+
+std::string dump_json(const nlohmann::json& j, int indent) {
+    return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json error_document(std::string_view tool, std::string_view version, ExitCode code,
+                              std::string_view message) {
+    return {{"tool", std::string(tool)},
+            {"version", std::string(version)},
+            {"passed", false},
+            {"exit_code", to_int(code)},
+            {"interrupted", false},
+            {"checks", nlohmann::json::array()},
+            {"notes", nlohmann::json::array()},
+            {"error", failure_to_json(code, message)}};
 }
 
 std::unique_ptr<Reporter> make_reporter(Format format, ReporterOptions options) {

@@ -4,6 +4,7 @@
 
 #include <netdx/report/result.hpp>
 #include <netdx/report/units.hpp>
+#include <netdx/sys/text.hpp>
 
 namespace netdx {
 
@@ -43,6 +44,13 @@ bool Report::any_check_failed() const {
     return false;
 }
 
+ExitCode Report::exit_code() const {
+    if (interrupted) return ExitCode::interrupted;
+    if (failure) return failure->code;
+    if (any_check_failed()) return ExitCode::check_failed;
+    return ExitCode::ok;
+}
+
 nlohmann::json to_json(const Value& v) {
     return std::visit(
         [](const auto& x) -> nlohmann::json {
@@ -52,7 +60,9 @@ nlohmann::json to_json(const Value& v) {
             else if constexpr (std::is_same_v<T, double>) {
                 if (!std::isfinite(x)) return nullptr; // JSON has no NaN/Inf
                 return x;
-            } else
+            } else if constexpr (std::is_same_v<T, std::string>)
+                return escape_invalid_utf8(x);
+            else
                 return x;
         },
         v);

@@ -27,7 +27,8 @@ namespace netdx::capture {
 
 class CaptureError : public std::runtime_error {
 public:
-    enum class Kind { permission, no_such_device, bad_input, other };
+    /// output: the -w copy could not be created (the input itself is fine).
+    enum class Kind { permission, no_such_device, bad_input, output, other };
     CaptureError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
     [[nodiscard]] Kind kind() const { return kind_; }
 

@@ -28,6 +28,13 @@ public:
     Nanos next();
     /// The intended time of the next send, without advancing.
     [[nodiscard]] Nanos peek() const { return next_; }
+    /// Gives up every send scheduled before `now` (a sender that fell too far behind must
+    /// not queue them without bound) and returns how many: exactly the schedule's count for
+    /// constant spacing; for Poisson arrivals a Poisson draw with that mean, and the process
+    /// restarts at `now` (it is memoryless). The schedule goes on from the first send at or
+    /// after `now`.
+    std::uint64_t skip_to(Nanos now);
+    [[nodiscard]] std::uint64_t skipped() const { return skipped_; }
     [[nodiscard]] double rate() const { return rate_; }
     [[nodiscard]] std::uint64_t issued() const { return issued_; }
 
@@ -38,6 +45,7 @@ private:
     Nanos next_;
     double carry_ = 0; ///< fractional nanoseconds, so long runs keep the exact rate
     std::uint64_t issued_ = 0;
+    std::uint64_t skipped_ = 0;
     std::mt19937_64 rng_;
     std::exponential_distribution<double> gap_;
 };

@@ -27,8 +27,14 @@ struct HostPort {
 [[nodiscard]] HostPort parse_host_port(std::string_view text, std::string_view default_host,
                                        std::optional<std::uint16_t> default_port = std::nullopt);
 
+/// A host:port to connect to: as parse_host_port, but port 0 (which only means "any" to
+/// bind) is refused: "port 0 in '127.0.0.1:0' is not a port to connect to".
+[[nodiscard]] HostPort parse_target(std::string_view text, std::string_view default_host,
+                                    std::optional<std::uint16_t> default_port = std::nullopt);
+
 /// As parse_host_port but the port may be a range "lo-hi"; returns one HostPort per port.
 /// At most `max_ports` ports (a typo like 1-65535 should not silently mean 65535 targets).
+/// These are targets: port 0 is refused, as in parse_target.
 [[nodiscard]] std::vector<HostPort>
 parse_host_port_range(std::string_view text, std::string_view default_host,
                       std::optional<std::uint16_t> default_port = std::nullopt,

@@ -37,4 +37,28 @@ inline constexpr std::array<ExitCodeInfo, 8> kExitCodes{{
     return static_cast<int>(c);
 }
 
+/// A stable key for machine output: "ok", "check_failed", "usage", "unavailable", "system",
+/// "output", "no_permission", "interrupted".
+[[nodiscard]] constexpr std::string_view exit_code_key(ExitCode c) {
+    switch (c) {
+    case ExitCode::ok:
+        return "ok";
+    case ExitCode::check_failed:
+        return "check_failed";
+    case ExitCode::usage:
+        return "usage";
+    case ExitCode::unavailable:
+        return "unavailable";
+    case ExitCode::system:
+        return "system";
+    case ExitCode::output:
+        return "output";
+    case ExitCode::no_permission:
+        return "no_permission";
+    case ExitCode::interrupted:
+        return "interrupted";
+    }
+    return "?";
+}
+
 } // namespace netdx

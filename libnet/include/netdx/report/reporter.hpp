@@ -34,6 +34,17 @@ struct ReporterOptions {
 /// The report as one JSON document (the --json schema).
 [[nodiscard]] nlohmann::json report_to_json(const Report& report);
 
+/// JSON text of `j` (indent < 0: one line). Never throws on text that is not UTF-8: cells are
+/// escaped already (to_json), and anything else invalid becomes U+FFFD rather than losing
+/// the whole document after the work is done.
+[[nodiscard]] std::string dump_json(const nlohmann::json& j, int indent = -1);
+
+/// The document a tool prints under --json when it fails before it has a report (a usage
+/// error, an unresolvable target): tool, version, "passed": false, and the error with its
+/// exit code and key.
+[[nodiscard]] nlohmann::json error_document(std::string_view tool, std::string_view version,
+                                            ExitCode code, std::string_view message);
+
 /// RFC 4180 field quoting.
 [[nodiscard]] std::string csv_escape(std::string_view field);
 

@@ -15,6 +15,7 @@
 /// people read ("p99"); its unit tells the table reporter how to format the raw value.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -22,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include <netdx/report/color.hpp>
+#include <netdx/report/exit_code.hpp>
 #include <netdx/report/metric.hpp>
 #include <netdx/report/threshold.hpp>
 
@@ -86,6 +88,13 @@ struct Section {
     Section& add(Field field, Cell value);
 };
 
+/// Why a run could not do what was asked (the target was unavailable, a peer corrupted the
+/// echo, …), with the exit code that says so. A report that carries one has "passed": false.
+struct Failure {
+    ExitCode code = ExitCode::system;
+    std::string message;
+};
+
 struct Report {
     std::string tool;
     std::string version;
@@ -95,13 +104,18 @@ struct Report {
     nlohmann::json extra = nlohmann::json::object();
     std::string primary; ///< the section --csv prints (default: the first table)
     bool interrupted = false;
+    std::optional<Failure> failure;
 
     Section& section(std::string name, std::string title, Section::Kind kind);
     [[nodiscard]] const Section* find(std::string_view name) const;
     [[nodiscard]] bool any_check_failed() const;
+    /// The exit code the report stands for: interrupted (130), else the failure's code, else
+    /// check_failed when a check failed, else ok. JSON's "passed" is this being ok.
+    [[nodiscard]] ExitCode exit_code() const;
 };
 
-/// JSON for one cell value (null, bool, number, string).
+/// JSON for one cell value (null, bool, number, string; a string that is not valid UTF-8 has
+/// its stray bytes written as \xNN, see escape_invalid_utf8).
 [[nodiscard]] nlohmann::json to_json(const Value& v);
 /// The cell as people read it in `unit`.
 [[nodiscard]] std::string format_value(const Value& v, Unit unit);

@@ -17,6 +17,13 @@ namespace netdx {
 /// caller can name an empty item as the error it is.
 [[nodiscard]] std::vector<std::string_view> split_list(std::string_view text, char separator = ',');
 
+/// `text` unchanged when it is valid UTF-8; otherwise each byte that is not part of a valid
+/// sequence becomes the four characters \xNN. File names and /proc contents are bytes, and
+/// JSON must be UTF-8: this keeps the byte visible instead of failing the whole report.
+[[nodiscard]] std::string escape_invalid_utf8(std::string_view text);
+/// Whether `text` is valid UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF).
+[[nodiscard]] bool valid_utf8(std::string_view text);
+
 /// ASCII lower case (names, keys; not locale text).
 [[nodiscard]] std::string to_lower(std::string_view text);
 /// Whether `a` and `b` are equal ignoring ASCII case ("REJ" and "rej").
