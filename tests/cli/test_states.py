@@ -2,6 +2,7 @@
 namespaces, on populations built in a fresh network namespace; and fixture replays."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +15,10 @@ REPLAY = os.path.join(FIXTURES, "sock_diag", "root")
 
 
 def counts(doc):
-    return {row["state"]: row["count"] for row in doc["summary"]}
+    c = {row["state"]: row["count"] for row in doc["summary"]}
+    assert "total" not in c, "summary rows are states only"
+    c["total"] = doc["totals"]["total"]
+    return c
 
 
 class StatesReplayed(unittest.TestCase):
@@ -33,7 +37,11 @@ class StatesReplayed(unittest.TestCase):
         doc = json.loads(r.stdout)
         cw = [f for f in doc["findings"] if f["topic"] == "close-wait"]
         self.assertEqual(len(cw), 1)
-        self.assertIn("pid 4242 (java) holds 2 CLOSE-WAIT sockets from 127.0.0.1 on port 7007", cw[0]["finding"])
+        self.assertIn("pid 4242 (java) holds 2 CLOSE-WAIT sockets it accepted on 127.0.0.1:7007 from "
+                      "127.0.0.1", cw[0]["finding"])
+        self.assertEqual((cw[0]["pid"], cw[0]["process"], cw[0]["count"], cw[0]["side"],
+                          cw[0]["recv_q"], cw[0]["local"]),
+                         (4242, "java", 2, "server", "eof_unread", "127.0.0.1:7007"))
         self.assertIn("Recv-Q 1: it never read the EOF", cw[0]["finding"])
         self.assertIn("5 of 1,024 descriptors", cw[0]["finding"])
         tw = [f for f in doc["findings"] if f["topic"] == "time-wait"]
@@ -228,6 +236,44 @@ class StatesNamespaceSerial(unittest.TestCase):
         cw = [x for x in lines if x["state"] == "close-wait"]
         self.assertEqual([x["count"] for x in cw], [self.C, self.C])
         self.assertEqual(cw[1]["delta"], "+0")
+
+    def test_a_process_name_that_is_not_utf8_keeps_the_json_valid(self):
+        # /proc/<pid>/comm is bytes: a name set with prctl can be anything.
+        code = ("import ctypes, socket, sys\n"
+                "ctypes.CDLL(None).prctl(15, b'leak\\xff\\xfe', 0, 0, 0)\n"
+                "l = socket.socket(); l.bind(('127.0.0.1', 7100)); l.listen()\n"
+                "c = socket.create_connection(('127.0.0.1', 7100)); s, _ = l.accept(); c.close()\n"
+                "print('ready', flush=True); sys.stdin.read()\n")
+        p = subprocess.Popen(["ip", "netns", "exec", self.nsname, sys.executable, "-c", code],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "ready")
+            code_, doc, err = self.states_json("-s", "close-wait", "-g", "process", "--sport", "7100")
+        finally:
+            p.stdin.close()
+            p.wait(timeout=TIMEOUT)
+        self.assertEqual([g["process"] for g in doc["groups"]], [f"{p.pid} leak\\xff\\xfe"])
+
+    def test_watch_json_is_one_document_with_every_tick(self):
+        # --json under --watch used to print nothing at all (the JSON reporter's per-tick
+        # write was empty).
+        r = self.ns(binary("netdx-states"), "--watch", "200ms", "--ticks", "3", "-s", "close-wait",
+                    "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["tool"], "netdx-states")
+        self.assertEqual([t["count"] for t in doc["ticks"]], [self.C] * 3)
+
+    def test_netns_without_cap_sys_admin_is_77(self):
+        if shutil.which("setpriv") is None:
+            self.skipTest("setpriv (util-linux) is not installed")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            binary("netdx-states"), "--netns", self.nsname, "--json"],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 77, r.stderr)
+        self.assertIn("CAP_SYS_ADMIN", r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["error"]["kind"], "no_permission")
 
     def test_kill_dry_run_then_kill(self):
         code, doc, err = self.states_json("--kill", "--dry-run", "-s", "close-wait")

@@ -49,6 +49,25 @@ std::size_t expected_sockets(const std::string& root) {
     return std::min<std::size_t>(n + 64, 10'000'000);
 }
 
+Listeners collect_listeners(const Filters& f) {
+    Listeners out;
+    const auto add = [&](const TcpSocket& s) { out.add(s); };
+    if (!f.force_proc) {
+        bool ok = true;
+        for (const int family : {AF_INET, AF_INET6}) {
+            DiagRequest req;
+            req.family = family;
+            req.states = state_bit(TcpState::listen);
+            req.tcp_info = false;
+            ok = dump_tcp_sockets(req, add).ok && ok;
+        }
+        if (ok) return out;
+        out = Listeners{};
+    }
+    (void)read_proc_net_tcp(SysfsReader(f.proc_root), state_bit(TcpState::listen), add);
+    return out;
+}
+
 Collected collect(const Filters& f, const SocketSink& sink) {
     Collected out;
     const Nanos t0 = monotonic_ns();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <netdx/inspect/diag_filter.hpp>
+#include <netdx/inspect/listeners.hpp>
 #include <netdx/inspect/sock_diag.hpp>
 #include <netdx/inspect/tcp_socket.hpp>
 #include <netdx/net/address_list.hpp>
@@ -38,6 +39,10 @@ struct Collected {
 
 /// Streams every matching socket to `sink`, stores nothing.
 [[nodiscard]] Collected collect(const Filters& f, const SocketSink& sink);
+
+/// Every listening socket of this namespace, whatever the filters (they say which side a
+/// socket is on); from the same source collect() would use.
+[[nodiscard]] Listeners collect_listeners(const Filters& f);
 
 /// How many TCP sockets this namespace has (/proc/net/sockstat), to reserve storage once.
 [[nodiscard]] std::size_t expected_sockets(const std::string& proc_root);

@@ -13,7 +13,9 @@ namespace netdx::states {
 
 namespace {
 
-std::string recv_q_reading(const std::map<std::uint32_t, std::uint64_t>& recv_qs) {
+/// The most common Recv-Q of the group, read: its class key and the sentence.
+std::pair<std::string, std::string>
+recv_q_reading(const std::map<std::uint32_t, std::uint64_t>& recv_qs) {
     // The FIN takes one sequence number: Recv-Q 1 is the unread EOF itself.
     std::uint32_t common = 0;
     std::uint64_t most = 0;
@@ -22,16 +24,18 @@ std::string recv_q_reading(const std::map<std::uint32_t, std::uint64_t>& recv_qs
             most = n;
             common = q;
         }
-    if (common == 0) return "Recv-Q 0: it read the EOF but never called close()";
+    if (common == 0) return {"eof_read", "Recv-Q 0: it read the EOF but never called close()"};
     if (common == 1)
-        return "Recv-Q 1: it never read the EOF (the 1 is the peer's FIN), so it is not "
-               "reading this socket at all";
-    return fmt::format("Recv-Q {}: {} unread bytes plus the FIN, it stopped reading", common,
-                       common - 1);
+        return {"eof_unread",
+                "Recv-Q 1: it never read the EOF (the 1 is the peer's FIN), so it is not "
+                "reading this socket at all"};
+    return {"data_unread", fmt::format("Recv-Q {}: {} unread bytes plus the FIN, it stopped "
+                                       "reading",
+                                       common, common - 1)};
 }
 
-void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
-                const std::optional<PortRange>& ephemeral, std::vector<Finding>& out) {
+void close_wait(const std::vector<TcpSocket>& sockets, const std::vector<bool>& server_side,
+                const OwnerMap& owners, std::vector<Finding>& out) {
     struct Group {
         std::uint64_t count = 0;
         std::uint64_t oldest_idle_ms = 0;
@@ -39,18 +43,18 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
         bool idle_known = false;
         std::map<std::uint32_t, std::uint64_t> recv_qs;
     };
-    // (pid, peer): an outgoing connection's peer is its remote address and port; for an
-    // incoming one the remote port is the client's ephemeral port, so it groups by our port.
-    std::map<std::tuple<int, std::string>, Group> groups;
-    for (const auto& s : sockets) {
+    // (pid, side, local, remote): an outgoing connection's peer is its remote address and
+    // port; an incoming one's remote port is the client's ephemeral port, so it groups by
+    // our listening address and port and the client's address.
+    std::map<std::tuple<int, bool, std::string, std::string>, Group> groups;
+    for (std::size_t i = 0; i < sockets.size(); ++i) {
+        const auto& s = sockets[i];
         if (s.state != TcpState::close_wait) continue;
         const auto it = owners.pid_of.find(s.inode);
         const int pid = it == owners.pid_of.end() ? 0 : it->second;
-        const bool outgoing = ephemeral && ephemeral->contains(s.local.port());
-        const std::string peer =
-            outgoing ? "to " + s.remote.to_string()
-                     : fmt::format("from {} on port {}", s.remote.ip().to_string(), s.local.port());
-        auto& g = groups[{pid, peer}];
+        const bool server = i < server_side.size() && server_side[i];
+        auto& g = server ? groups[{pid, true, s.local.to_string(), s.remote.ip().to_string()}]
+                         : groups[{pid, false, s.local.ip().to_string(), s.remote.to_string()}];
         ++g.count;
         ++g.recv_qs[s.recv_q];
         if (s.idle) {
@@ -62,9 +66,16 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
         }
     }
     for (const auto& [key, g] : groups) {
-        const auto& [pid, peer] = key;
+        const auto& [pid, server, local, remote] = key;
+        const std::string peer = server ? fmt::format("it accepted on {} from {}", local, remote)
+                                        : "it opened to " + remote;
         Finding f;
         f.topic = "close-wait";
+        f.count = g.count;
+        f.pid = pid;
+        f.local = local;
+        f.remote = remote;
+        f.side = server ? "server" : "client";
         // A few CLOSE-WAIT sockets for a moment are normal; many, or old ones, are a leak.
         f.severity = g.count >= 10 || g.oldest_idle_ms >= 60'000 ? Finding::Severity::problem
                                                                  : Finding::Severity::warn;
@@ -72,8 +83,8 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
         std::string fds;
         if (pid != 0) {
             const auto p = owners.processes.find(pid);
-            who =
-                fmt::format("pid {} ({})", pid, p == owners.processes.end() ? "?" : p->second.comm);
+            f.process = p == owners.processes.end() ? "" : p->second.comm;
+            who = fmt::format("pid {} ({})", pid, p == owners.processes.end() ? "?" : f.process);
             if (p != owners.processes.end() && p->second.nofile)
                 fds = fmt::format("; it has {} of {} descriptors open", format_count(p->second.fds),
                                   format_count(*p->second.nofile));
@@ -82,9 +93,11 @@ void close_wait(const std::vector<TcpSocket>& sockets, const OwnerMap& owners,
         if (g.idle_known)
             idle = fmt::format(", {} of them new in the last minute, oldest idle {}",
                                format_count(g.recent), format_age_ms(g.oldest_idle_ms));
+        const auto [recv_q_class, recv_q_text] = recv_q_reading(g.recv_qs);
+        f.recv_q = recv_q_class;
         f.text =
             fmt::format("{} holds {} CLOSE-WAIT socket{} {}{}: {}{}", who, format_count(g.count),
-                        g.count == 1 ? "" : "s", peer, idle, recv_q_reading(g.recv_qs), fds);
+                        g.count == 1 ? "" : "s", peer, idle, recv_q_text, fds);
         f.advice = "The peer closed and the application has not: the kernel never times "
                    "CLOSE-WAIT out. Fix the code path that drops the socket without close() "
                    "(error paths, pools that do not notice EOF). Killing the socket (ss -K) "
@@ -108,14 +121,16 @@ void time_wait(const Tally& tally, const std::optional<PortRange>& ephemeral, co
 
     std::uint64_t worst = 0;
     std::string worst_key;
+    Finding f;
     for (const auto& [k, n] : tw.outbound)
         if (n > worst) {
             worst = n;
-            worst_key = fmt::format("{} -> {}", std::get<1>(k).to_string(),
-                                    SocketAddress(std::get<2>(k), std::get<3>(k)).to_string());
+            f.local = std::get<1>(k).to_string();
+            f.remote = SocketAddress(std::get<2>(k), std::get<3>(k)).to_string();
+            worst_key = fmt::format("{} -> {}", f.local, f.remote);
         }
-    Finding f;
     f.topic = "time-wait";
+    f.count = total;
     f.severity = worst * 2 > range ? Finding::Severity::problem : Finding::Severity::info;
     f.text = fmt::format(
         "{} TIME-WAIT ({} outbound, {} inbound), created at about {} (from those under 10 s "
@@ -155,6 +170,7 @@ void orphans(const Tally& tally, const SysfsReader& fs, std::vector<Finding>& ou
     const auto max = fs.sysctl_int("net.ipv4.tcp_max_orphans");
     Finding f;
     f.topic = "orphans";
+    f.count = n;
     f.severity = max && n * 2 > static_cast<std::uint64_t>(*max) ? Finding::Severity::problem
                                                                  : Finding::Severity::info;
     f.text = fmt::format(
@@ -174,6 +190,8 @@ void listeners(const std::vector<TcpSocket>& sockets, const NetCounters& counter
         if (s.state != TcpState::listen || s.send_q == 0 || s.recv_q < s.send_q) continue;
         Finding f;
         f.topic = "listen";
+        f.count = s.recv_q;
+        f.local = s.local.to_string();
         f.severity = Finding::Severity::problem;
         f.text = fmt::format("listener {} has a full accept queue ({} of {})", s.local.to_string(),
                              format_count(s.recv_q), format_count(s.send_q));
@@ -197,11 +215,11 @@ std::string format_age_ms(std::uint64_t ms) {
 }
 
 std::vector<Finding> diagnose(const Tally& tally, const std::vector<TcpSocket>& sockets,
-                              const OwnerMap& owners, const SysfsReader& fs,
-                              const NetCounters& counters) {
+                              const std::vector<bool>& server_side, const OwnerMap& owners,
+                              const SysfsReader& fs, const NetCounters& counters) {
     std::vector<Finding> out;
     const auto& ephemeral = tally.ephemeral;
-    close_wait(sockets, owners, ephemeral, out);
+    close_wait(sockets, server_side, owners, out);
     time_wait(tally, ephemeral, fs, counters, out);
     orphans(tally, fs, out);
     listeners(sockets, counters, out);

@@ -27,12 +27,22 @@ struct Finding {
     std::string topic; ///< "close-wait", "time-wait", "orphans", "listen"
     std::string text;  ///< one sentence with the numbers
     std::string advice;
+    // The same facts as fields, for machines (JSON): what the sentence says.
+    std::uint64_t count = 0; ///< sockets the finding is about
+    int pid = 0;             ///< their owner (0: none or unknown)
+    std::string process;     ///< its comm
+    std::string local;       ///< "127.0.0.1:50051"; for a client side, its address
+    std::string remote;      ///< "127.0.0.1:7007", or the peer's address alone ("127.0.0.1")
+    std::string side;        ///< close-wait: "server" (accepted) or "client" (connected out)
+    std::string recv_q;      ///< close-wait: "eof_unread", "eof_read", "data_unread"
 };
 
 /// `tally` counts every socket of the result; `records` holds at least its CLOSE-WAIT and
-/// LISTEN sockets (the findings that name sockets one by one).
+/// LISTEN sockets (the findings that name sockets one by one); `server_side[i]` says which
+/// side of its connection records[i] is (see Listeners::side_of).
 [[nodiscard]] std::vector<Finding> diagnose(const Tally& tally,
                                             const std::vector<TcpSocket>& records,
+                                            const std::vector<bool>& server_side,
                                             const OwnerMap& owners, const SysfsReader& fs,
                                             const NetCounters& counters);
 

@@ -1,6 +1,7 @@
 // netdx-states: TCP sockets by state from sock_diag, grouped without awk, with the
 // diagnosis of TIME-WAIT pressure and CLOSE-WAIT leaks.
 #include <algorithm>
+#include <deque>
 #include <iostream>
 #include <map>
 #include <poll.h>
@@ -133,6 +134,8 @@ struct Snapshot {
     /// Each namespace's ephemeral range, by ns index: it tells outbound TIME-WAIT from
     /// inbound when stored sockets are tallied after every namespace was read.
     std::vector<std::optional<PortRange>> ns_ephemeral;
+    /// Each namespace's listeners (a deque: the tally points at the one being read).
+    std::deque<Listeners> ns_listeners;
     std::string source;
     std::vector<std::string> notes;
     Nanos duration = 0;
@@ -169,13 +172,20 @@ Snapshot take_snapshot(const Options& o, const Filters& f, const std::vector<Gro
             if (o.netns == "all") snap.ns_of.push_back(ns);
         };
         Collected c;
+        auto& listeners = snap.ns_listeners.emplace_back();
         const auto err = in_netns(t, [&] {
-            // The ephemeral range is per namespace: it tells outbound TIME-WAIT from inbound.
+            // The listeners and the ephemeral range are per namespace: they tell the server
+            // side of a socket (inbound TIME-WAIT, a leaking server's CLOSE-WAIT) from the
+            // client side.
+            listeners = collect_listeners(f);
+            snap.tally.listeners = &listeners;
             snap.tally.ephemeral = ephemeral_port_range(SysfsReader(o.proc_root));
             if (snap.all) snap.sockets.reserve(snap.sockets.size() + expected_sockets(o.proc_root));
             c = collect(f, sink);
         });
         if (!err.empty()) {
+            snap.ns_listeners.pop_back();
+            snap.tally.listeners = nullptr;
             // Entering another namespace is a privilege (CAP_SYS_ADMIN): 77 when it is missing.
             if (targets.size() == 1)
                 throw cli::ToolFailure(err.find("CAP_SYS_ADMIN") != std::string::npos
@@ -237,9 +247,24 @@ void finish(const Options& o, Snapshot& snap, const std::vector<GroupKey>& keys,
     for (std::size_t i = 0; i < snap.sockets.size(); ++i) {
         const std::uint16_t ns = snap.ns_of.empty() ? 0 : snap.ns_of[i];
         if (ns < snap.ns_ephemeral.size()) snap.tally.ephemeral = snap.ns_ephemeral[ns];
+        if (ns < snap.ns_listeners.size()) snap.tally.listeners = &snap.ns_listeners[ns];
         snap.tally.add(snap.sockets[i], ns);
         if (snap.grouper) snap.grouper->add(snap.sockets[i]);
     }
+}
+
+/// For each stored socket, whether it is the server side of its connection, by its own
+/// namespace's listeners and ephemeral range.
+std::vector<bool> server_sides(const Snapshot& snap) {
+    std::vector<bool> out(snap.sockets.size(), false);
+    static const Listeners kNone;
+    for (std::size_t i = 0; i < snap.sockets.size(); ++i) {
+        const std::size_t ns = snap.ns_of.empty() ? 0 : snap.ns_of[i];
+        const auto& listeners = ns < snap.ns_listeners.size() ? snap.ns_listeners[ns] : kNone;
+        const auto& eph = ns < snap.ns_ephemeral.size() ? snap.ns_ephemeral[ns] : std::nullopt;
+        out[i] = listeners.side_of(snap.sockets[i], eph) == Listeners::Side::server;
+    }
+    return out;
 }
 
 Grouped group_result(const Options& o, const Snapshot& snap, const OwnerMap& owners,
@@ -269,7 +294,8 @@ std::string timer_text(const TcpSocket& s) {
     return "";
 }
 
-Section summary_section(const Tally& t, std::map<std::string, double>& metrics) {
+/// Sockets by state (rows of states only), then the totals as a record of their own.
+std::vector<Section> summary_sections(const Tally& t, std::map<std::string, double>& metrics) {
     Section sec;
     sec.name = "summary";
     sec.title = "Sockets by state";
@@ -280,11 +306,14 @@ Section summary_section(const Tally& t, std::map<std::string, double>& metrics) 
         metrics[name] = static_cast<double>(n);
         if (n > 0) sec.add_row({Cell(name), Cell(n)});
     }
-    sec.add_row({Cell(std::string("total")), Cell(t.total)});
+    Section totals;
+    totals.name = "totals";
+    totals.kind = Section::Kind::record;
+    totals.add({"total", "total", Unit::count}, Cell(t.total));
+    totals.add({"orphans", "of which orphaned", Unit::count}, Cell(t.orphans));
     metrics["total"] = static_cast<double>(t.total);
     metrics["orphans"] = static_cast<double>(t.orphans);
-    if (t.orphans > 0) sec.add_row({Cell(std::string("(of which orphaned)")), Cell(t.orphans)});
-    return sec;
+    return {std::move(sec), std::move(totals)};
 }
 
 /// TIME-WAIT by age (60 s minus the kernel's timer), in 10 s buckets: a flat histogram is
@@ -367,10 +396,19 @@ Section findings_section(const std::vector<Finding>& findings) {
     Section sec;
     sec.name = "findings";
     sec.title = "Findings";
+    auto m = [](const char* key, Unit u = Unit::none) { return Field{key, key, u, false, true}; };
     sec.fields = {{"severity", "", Unit::none},
                   {"topic", "topic", Unit::none},
                   {"finding", "finding", Unit::none},
-                  {"advice", "what to do", Unit::none, true}};
+                  {"advice", "what to do", Unit::none, true},
+                  m("count", Unit::count),
+                  m("pid", Unit::count),
+                  m("process"),
+                  m("local"),
+                  m("remote"),
+                  m("side"),
+                  m("recv_q")};
+    auto text = [](const std::string& t) { return t.empty() ? Cell(Value{}) : Cell(t); };
     for (const auto& f : findings) {
         const char* sev = f.severity == Finding::Severity::problem ? "problem"
                           : f.severity == Finding::Severity::warn  ? "warn"
@@ -378,7 +416,9 @@ Section findings_section(const std::vector<Finding>& findings) {
         const Style st = f.severity == Finding::Severity::problem ? Style::bad
                          : f.severity == Finding::Severity::warn  ? Style::warn
                                                                   : Style::plain;
-        sec.add_row({Cell(std::string(sev), st), Cell(f.topic), Cell(f.text), Cell(f.advice)});
+        sec.add_row({Cell(std::string(sev), st), Cell(f.topic), Cell(f.text), Cell(f.advice),
+                     Cell(f.count), f.pid ? Cell(std::int64_t{f.pid}) : Cell(Value{}),
+                     text(f.process), text(f.local), text(f.remote), text(f.side), text(f.recv_q)});
     }
     return sec;
 }
@@ -422,11 +462,22 @@ int run_kill(const Options& o, Snapshot& snap) {
 int run_watch(const Options& o, const Filters& f, const std::vector<GroupKey>& keys) {
     const bool tty = ::isatty(STDOUT_FILENO) == 1 && o.common.format == Format::table;
     std::map<std::vector<std::string>, std::uint64_t> first, last;
-    // A terminal gets a refreshing table; anything else a stream of NDJSON lines.
-    const auto reporter = make_reporter(tty                                ? Format::table
-                                        : o.common.format == Format::table ? Format::ndjson
-                                                                           : o.common.format,
-                                        {o.common.stdout_color(), true});
+    // A terminal gets a refreshing table; a pipe a stream of NDJSON lines (or CSV); --json
+    // one document at the end (--ticks reached, or Ctrl-C) holding every tick.
+    const auto reporter = make_reporter(Format::table, {o.common.stdout_color(), true});
+    cli::CommonOptions stream_options = o.common;
+    if (stream_options.format == Format::table) stream_options.format = Format::ndjson;
+    cli::IntervalStream ticks(stream_options, "ticks");
+    auto finish_watch = [&](bool interrupted) {
+        if (o.common.format != Format::json)
+            return to_int(interrupted ? ExitCode::interrupted : ExitCode::ok);
+        Report r;
+        r.tool = kInfo.name;
+        r.version = kVersion;
+        r.interrupted = interrupted;
+        ticks.into(r);
+        return cli::emit(r, o.common);
+    };
     const Nanos start = monotonic_ns();
     Nanos prev = start;
     for (std::uint64_t tick = 1;; ++tick) {
@@ -472,25 +523,24 @@ int run_watch(const Options& o, const Filters& f, const std::vector<GroupKey>& k
             row.push_back(Cell(now - start));
             sec.add_row(std::move(row));
         }
-        std::ostringstream out;
-        if (tty)
+        if (tty) {
+            std::ostringstream out;
             out << "\x1b[H\x1b[2J"
                 << fmt::format("netdx-states: {} sockets, tick {}, {:.1f}s (Ctrl-C to stop)\n",
                                format_count(snap.tally.total), tick, since);
-        if (tty) {
             Report r;
             r.sections.push_back(sec);
             reporter->write(r, out);
+            cli::write_stdout(out.str());
         } else {
-            reporter->write_interval(sec, out);
+            ticks.write(sec);
         }
-        cli::write_stdout(out.str());
         last = now_counts;
         prev = now;
-        if (o.ticks > 0 && tick >= o.ticks) return 0;
+        if (o.ticks > 0 && tick >= o.ticks) return finish_watch(false);
         pollfd p{cli::interrupt_fd(), POLLIN, 0};
         ::poll(&p, 1, static_cast<int>(o.watch / kNanosPerMilli));
-        if (cli::interrupted()) return to_int(ExitCode::interrupted);
+        if (cli::interrupted()) return finish_watch(true);
     }
 }
 
@@ -524,14 +574,16 @@ int run(const Options& o) {
     report.tool = kInfo.name;
     report.version = kVersion;
     std::map<std::string, double> metrics;
-    report.sections.push_back(summary_section(snap.tally, metrics));
+    for (auto& sec : summary_sections(snap.tally, metrics))
+        report.sections.push_back(std::move(sec));
     if (group) report.sections.push_back(group_section(group_result(o, snap, owners, o.top), keys));
     if (o.list) report.sections.push_back(list_section(snap, all_owners ? &owners : nullptr));
     if (o.explain && snap.tally.time_wait.total > 0)
         report.sections.push_back(ages_section(snap.tally.time_wait));
 
-    const auto findings = diagnose(snap.tally, snap.sockets, owners, SysfsReader(o.proc_root),
-                                   NetCounters::read(SysfsReader(o.proc_root)));
+    const auto findings =
+        diagnose(snap.tally, snap.sockets, server_sides(snap), owners, SysfsReader(o.proc_root),
+                 NetCounters::read(SysfsReader(o.proc_root)));
     std::uint64_t problems = 0;
     std::vector<Finding> shown;
     for (const auto& fd : findings) {

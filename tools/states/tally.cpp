@@ -13,7 +13,8 @@ void Tally::add(const TcpSocket& s, std::uint16_t netns) {
     ++tw.total;
     const std::uint32_t age = kTimeWaitMs - std::min(s.timer_ms, kTimeWaitMs);
     ++tw.by_age[std::min<std::size_t>(age / kAgeBucketMs, tw.by_age.size() - 1)];
-    if (!ephemeral || !ephemeral->contains(s.local.port())) {
+    static const Listeners kNone;
+    if ((listeners ? *listeners : kNone).side_of(s, ephemeral) == Listeners::Side::server) {
         ++tw.inbound;
         return;
     }

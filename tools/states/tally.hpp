@@ -15,6 +15,7 @@
 #include <optional>
 #include <tuple>
 
+#include <netdx/inspect/listeners.hpp>
 #include <netdx/inspect/tcp_socket.hpp>
 #include <netdx/sys/limits.hpp>
 
@@ -28,7 +29,7 @@ inline constexpr std::uint32_t kAgeBucketMs = 10'000;
 struct TimeWaitTally {
     using Pair = std::tuple<std::uint16_t, IpAddress, IpAddress, std::uint16_t>;
     std::uint64_t total = 0;
-    std::uint64_t inbound = 0; ///< local port outside the ephemeral range: we accepted it
+    std::uint64_t inbound = 0; ///< the server side (see Tally::listeners): we accepted it
     std::array<std::uint64_t, kTimeWaitMs / kAgeBucketMs> by_age{}; ///< [0]: 0–10 s old
     std::map<Pair, std::uint64_t> outbound; ///< (netns, local ip, remote ip, remote port)
 };
@@ -40,7 +41,10 @@ struct Tally {
     Tally(Tally&&) = default; // std::map nodes stay put when the map moves
     Tally& operator=(Tally&&) = default;
 
-    std::optional<PortRange> ephemeral; ///< tells outbound (ephemeral local port) from inbound
+    /// Which side a TIME-WAIT socket was on: a listener on its local port and address makes
+    /// it inbound; the ephemeral range decides for a port nothing listens on.
+    std::optional<PortRange> ephemeral;
+    const Listeners* listeners = nullptr;
     std::array<std::uint64_t, kTcpStateCount> by_state{};
     std::uint64_t total = 0;
     std::uint64_t orphans = 0;
