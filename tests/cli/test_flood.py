@@ -115,7 +115,10 @@ class FloodCounts(unittest.TestCase):
             code, doc, err = flood(f"127.0.0.1:{e.port}", "-n", "20", "--hold", "500ms")
             stats = e.stop_json()["stats"]
         res = doc["result"]
-        self.assertEqual(res["established"], 20)
+        self.assertEqual(res["handshakes"], 20)
+        # What the server holds is established; the 15 it closed at once are not.
+        self.assertEqual(res["established"], 5)
+        self.assertEqual(code, 1, err)
         self.assertEqual(stats["connections_refused"], 15)
         self.assertEqual(res["closed_by_peer"] + res["reset_by_peer"], 15)
         self.assertEqual(res["closed"], 5)  # only the held ones were left for us to close
@@ -182,10 +185,33 @@ class FloodErrors(unittest.TestCase):
         res = doc["result"]
         self.assertEqual(code, 1, err)
         self.assertGreater(res["timed_out"], 0)
-        self.assertEqual(res["established"] + res["failed"], 30)
+        self.assertEqual(res["handshakes"] + res["failed"], 30)
+        # Never accepted: the two that fit in its queue (listen(1) takes 2) wait there.
+        self.assertEqual(res["established"], 0)
+        self.assertEqual(res["server_queued"], 2)
         self.assertEqual(failures(doc)[("connect", "ETIMEDOUT")], res["timed_out"])
         self.assertTrue(any("listen-queue overflows" in n for n in doc["notes"]), doc["notes"])
         self.assertIn("established", err)
+
+    def test_unresolvable_target_is_69_with_a_document(self):
+        code, doc, err = flood("no-such-host.invalid:80", "-n", "5")
+        self.assertEqual(code, 69, err)
+        self.assertEqual(doc["error"]["kind"], "unavailable")
+        self.assertIn("no-such-host.invalid", err)
+
+    def test_sources_no_connection_can_come_from_are_refused_up_front(self):
+        for source, needle in [("203.0.113.7", "not an address of this machine"),
+                               ("224.0.0.1", "multicast"), ("255.255.255.255", "broadcast"),
+                               ("0.0.0.0", "unspecified"), ("::1", "IPv4")]:
+            r = run(["netdx-flood", "-n", "5", "--source", source])
+            self.assertEqual(r.returncode, 2, (source, r.stderr))
+            self.assertIn(needle, r.stderr, source)
+            self.assertIn(source, r.stderr)
+
+    def test_verify_server_where_no_server_can_be_seen_is_a_usage_error(self):
+        r = run(["netdx-flood", "127.0.0.1:9", "-n", "5", "--verify", "server"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("no listener", r.stderr)
 
     def test_more_than_the_four_tuples_allow_is_refused_up_front(self):
         r = run(["netdx-flood", "127.0.0.1:9", "-n", "100000"])

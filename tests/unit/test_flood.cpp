@@ -1,5 +1,8 @@
 // netdx-flood's pure parts: the plan (processes, sink, capacity) and the merge of results.
+#include <cstdlib>
+
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <netdx/net/endpoint.hpp>
 #include <netdx/net/ip_address.hpp>
@@ -84,6 +87,28 @@ TEST_CASE("the embedded sink gets ports to keep each pair under a quarter of the
     CHECK(plan::make(in).sink_ports == 10);
 }
 
+TEST_CASE("sources multiply the sink's pairs: the README's 500,000 over 32 sources fits") {
+    // It was refused ("would need 71 sink ports; give targets"): the plan divided N by a
+    // quarter of the range per port, as if each port had one source.
+    auto in = inputs(500'000);
+    for (int i = 2; i <= 33; ++i)
+        in.sources.push_back(IpAddress::parse(fmt::format("127.0.0.{}", i)));
+    const auto p = plan::make(in);
+    CHECK(p.sink_ports == 3); // 500,000 / (32 sources x 7,058)
+    CHECK(p.pairs == 32 * 3);
+    CHECK(p.capacity == 96 * 28'232);
+    // And a million from one command: 142 ports from one source.
+    const auto m = plan::make(inputs(1'000'000));
+    CHECK(m.sink_ports == 142);
+    CHECK(m.processes == 51);      // 1,000,000 / 19,936 descriptors each
+    CHECK(m.sink_processes == 56); // 1,100,000 / (19,936 - 142 listeners)
+    auto narrow = inputs(30'000);
+    narrow.ports = PortRange{40000, 40099}; // 25 per pair: 1,200 ports
+    CHECK(parse_error_of([&] { (void)plan::make(narrow); })
+              .find("1200 embedded sink ports (at "
+                    "most 1024)") != std::string::npos);
+}
+
 TEST_CASE("results from workers merge exactly, and survive the JSON between processes") {
     Result a, b;
     a.progress.established = 3;
@@ -110,4 +135,21 @@ TEST_CASE("results from workers merge exactly, and survive the JSON between proc
     CHECK(m.connect_latency.min() == 1000);
     CHECK(m.connect_latency.max() == b.connect_latency.max());
     CHECK(m.pair_peak.at("* -> 127.0.0.1:7007") == 7);
+}
+
+TEST_CASE("time to N% is the k-th connection, k an integer rank end to end") {
+    // N = 1001: 50% is the 501st; through a percentile of the 1001 samples it came out 502.
+    CHECK(plan::rank_of(1001, 50) == 501);
+    CHECK(plan::rank_of(1001, 90) == 901);
+    CHECK(plan::rank_of(1001, 100) == 1001);
+    CHECK(plan::rank_of(1000, 50) == 500);
+    CHECK(plan::rank_of(1, 50) == 1);
+    Histogram h(3'600 * kNanosPerSecond);
+    for (std::uint64_t i = 1; i <= 1001; ++i)
+        h.record(i * 1000); // the i-th connection at i us
+    // Rank 501, within the histogram's half-slot (the next rank would be 1,000 ns off).
+    CHECK(std::llabs(static_cast<long long>(h.value_at_rank(plan::rank_of(1001, 50))) - 501'000) <
+          300);
+    CHECK(h.value_at_rank(1) == h.min());
+    CHECK(h.value_at_rank(1001) == h.max()); // the last one exactly, not its slot's middle
 }

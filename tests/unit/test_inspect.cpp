@@ -266,6 +266,9 @@ std::optional<bool> kernel_would_match(const std::vector<std::byte>& code, const
         case INET_DIAG_BC_D_COND:
             yes = prefix(s.remote);
             break;
+        case INET_DIAG_BC_JMP: // always takes `no`
+            yes = false;
+            break;
         default:
             return std::nullopt;
         }
@@ -309,6 +312,16 @@ TEST_CASE("the kernel filter program matches exactly what the user-space filter 
             f.src = sport && sport->low == 8000 ? std::optional(cidr("10.0.0.0/8")) : std::nullopt;
             filters.push_back(f);
         }
+    // A list of local ports, alone and with the others (a flood's server-side check).
+    for (const auto& ports : {std::vector<std::uint16_t>{7007}, std::vector<std::uint16_t>{1, 8080},
+                              std::vector<std::uint16_t>{40000, 8100, 7007, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                         10, 11, 12, 13, 14, 15}}) {
+        DiagFilter f;
+        f.sport_any = ports;
+        filters.push_back(f);
+        f.dst = cidr("192.168.7.0/24");
+        filters.push_back(f);
+    }
     CHECK(compile_diag_filter(filters[0]).empty());
     std::size_t matched = 0;
     for (const auto& f : filters) {
@@ -358,6 +371,19 @@ TEST_CASE("a live dump with a port filter returns only the matching sockets") {
         dump_tcp_sockets(req, [&](const TcpSocket& s) { seen.push_back(s.local.port()); });
     REQUIRE_MESSAGE(r.ok, r.error);
     CHECK(seen == std::vector<std::uint16_t>{ports[1]}); // the kernel dropped the other two
+
+    // A list: the kernel accepts the chained program and keeps exactly the listed two.
+    DiagFilter any;
+    any.sport_any = {ports[2], 1, ports[0]};
+    req.bytecode = compile_diag_filter(any);
+    seen.clear();
+    const auto r2 =
+        dump_tcp_sockets(req, [&](const TcpSocket& s) { seen.push_back(s.local.port()); });
+    REQUIRE_MESSAGE(r2.ok, r2.error);
+    std::sort(seen.begin(), seen.end());
+    auto want = std::vector<std::uint16_t>{ports[0], ports[2]};
+    std::sort(want.begin(), want.end());
+    CHECK(seen == want);
 }
 
 TEST_CASE("cgroup ids resolve to paths below the cgroup2 mount") {

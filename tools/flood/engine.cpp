@@ -4,10 +4,12 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <random>
+#include <stdexcept>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,7 +32,7 @@ struct CounterName {
     const char* name;
     std::uint64_t Progress::*member;
 };
-constexpr std::array<CounterName, 16> kCounters{{
+constexpr std::array<CounterName, 19> kCounters{{
     {"attempted", &Progress::attempted},
     {"established", &Progress::established},
     {"failed", &Progress::failed},
@@ -46,8 +48,38 @@ constexpr std::array<CounterName, 16> kCounters{{
     {"echoes", &Progress::echoes},
     {"corrupt_echoes", &Progress::corrupt_echoes},
     {"bytes_received", &Progress::bytes_received},
+    {"unanswered", &Progress::unanswered},
+    {"peer_spoke", &Progress::peer_spoke},
+    {"keepalive_dead", &Progress::keepalive_dead},
     {"fds_peak", &Progress::fds_peak},
 }};
+
+constexpr char kEndpointsMagic[8] = {'N', 'D', 'X', 'E', 'P', '1', 0, 0};
+
+/// An address's bytes, network order, zero-padded to 16.
+std::array<std::uint8_t, 16> padded(const IpAddress& ip) {
+    std::array<std::uint8_t, 16> b{};
+    std::memcpy(b.data(), ip.bytes(), ip.size());
+    return b;
+}
+
+/// What a server sent unasked, as text a person can read (control bytes as \xNN).
+std::string printable(const char* data, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n && out.size() < 200; ++i) {
+        const auto c = static_cast<unsigned char>(data[i]);
+        if (c == '\r' || c == '\n') {
+            if (!out.empty() && out.back() != ' ') out += ' ';
+        } else if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            out += fmt::format("\\x{:02x}", c);
+        }
+    }
+    while (!out.empty() && out.back() == ' ')
+        out.pop_back();
+    return out;
+}
 
 /// The bytes every message carries, so an echo can be checked without keeping a copy.
 std::uint8_t pattern_byte(std::uint64_t i) {
@@ -82,8 +114,91 @@ Progress Progress::from_json(const nlohmann::json& j) {
     return p;
 }
 
+void HeldEndpoints::write(const std::string& path) const {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr) throw_errno("write the held connections to " + path);
+    std::vector<unsigned char> buf(kEndpointsMagic, kEndpointsMagic + 8);
+    auto put = [&](const void* p, std::size_t n) {
+        const auto* b = static_cast<const unsigned char*>(p);
+        buf.insert(buf.end(), b, b + n);
+    };
+    const auto np = static_cast<std::uint32_t>(pairs.size());
+    put(&np, 4);
+    for (const auto& pr : pairs) {
+        const std::uint8_t fam = pr.local.is_v4() ? 4 : 6;
+        put(&fam, 1);
+        put(padded(pr.local).data(), 16);
+        put(padded(pr.target.ip()).data(), 16);
+        const std::uint16_t port = pr.target.port();
+        put(&port, 2);
+    }
+    const std::uint64_t nc = conns.size();
+    put(&nc, 8);
+    for (const auto& [pair, port] : conns) {
+        const std::uint16_t zero = 0;
+        put(&pair, 4);
+        put(&port, 2);
+        put(&zero, 2);
+    }
+    const bool ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+    if (std::fclose(f) != 0 || !ok) throw_errno("write the held connections to " + path);
+}
+
+HeldEndpoints HeldEndpoints::read(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) throw_errno("read the held connections from " + path);
+    std::vector<unsigned char> buf;
+    unsigned char chunk[65536];
+    std::size_t n = 0;
+    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf.insert(buf.end(), chunk, chunk + n);
+    std::fclose(f);
+    std::size_t off = 0;
+    auto take = [&](void* p, std::size_t len) {
+        if (off + len > buf.size())
+            throw std::runtime_error("held connections file " + path + " is cut short");
+        std::memcpy(p, buf.data() + off, len);
+        off += len;
+    };
+    char magic[8];
+    take(magic, 8);
+    if (std::memcmp(magic, kEndpointsMagic, 8) != 0)
+        throw std::runtime_error("held connections file " + path + " is not one");
+    HeldEndpoints h;
+    std::uint32_t np = 0;
+    take(&np, 4);
+    for (std::uint32_t i = 0; i < np; ++i) {
+        std::uint8_t fam = 0;
+        std::array<std::uint8_t, 16> local{}, remote{};
+        std::uint16_t port = 0;
+        take(&fam, 1);
+        take(local.data(), 16);
+        take(remote.data(), 16);
+        take(&port, 2);
+        auto ip = [&](const std::array<std::uint8_t, 16>& b) {
+            return fam == 4 ? IpAddress::v4(std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 |
+                                            std::uint32_t{b[2]} << 8 | b[3])
+                            : IpAddress::v6(b);
+        };
+        h.pairs.push_back({ip(local), Endpoint(ip(remote), port)});
+    }
+    std::uint64_t nc = 0;
+    take(&nc, 8);
+    h.conns.reserve(nc);
+    for (std::uint64_t i = 0; i < nc; ++i) {
+        std::uint32_t pair = 0;
+        std::uint16_t port = 0, zero = 0;
+        take(&pair, 4);
+        take(&port, 2);
+        take(&zero, 2);
+        h.conns.emplace_back(pair, port);
+    }
+    return h;
+}
+
 void Result::merge(const Result& other) {
     progress.add(other.progress);
+    if (peer_said.empty()) peer_said = other.peer_said;
     connect_latency.merge(other.connect_latency);
     established_at.merge(other.established_at);
     echo_rtt.merge(other.echo_rtt);
@@ -102,7 +217,8 @@ nlohmann::json Result::to_json() const {
             {"ramp_end", ramp_end},
             {"close_duration", close_duration},
             {"rss_growth", rss_growth},
-            {"pair_peak", pair_peak}};
+            {"pair_peak", pair_peak},
+            {"peer_said", peer_said}};
 }
 
 Result Result::from_json(const nlohmann::json& j) {
@@ -115,6 +231,7 @@ Result Result::from_json(const nlohmann::json& j) {
     r.close_duration = j.value("close_duration", Nanos{0});
     r.rss_growth = j.value("rss_growth", std::uint64_t{0});
     r.pair_peak = j.value("pair_peak", std::map<std::string, std::uint64_t>{});
+    r.peer_said = j.value("peer_said", std::string());
     return r;
 }
 
@@ -141,8 +258,11 @@ struct Worker::Impl {
         std::uint32_t pair = 0;
         std::uint32_t out_left = 0;  ///< bytes of the current message not yet written
         std::uint32_t echo_left = 0; ///< bytes of its echo not yet back
+        std::uint16_t lport = 0;     ///< server-side check: the local port the kernel chose
+        std::uint16_t lpair = 0;     ///< ... and its (local address, target) in `held`
         State state = State::free;
         bool echo_bad = false;
+        bool spoke = false; ///< the server sent bytes unasked on it
     };
 
     explicit Impl(Config c)
@@ -171,8 +291,10 @@ struct Worker::Impl {
     Progress p;
     Result r;
     Phase phase = Phase::ramp;
-    double interval = 0; ///< ns between attempts (0: no pacing)
-    double next_at = 0;  ///< intended time of the next attempt
+    HeldEndpoints held;          ///< server-side check: the pairs seen so far
+    bool hold_over_said = false; ///< posted that the hold time is over (server-side check)
+    double interval = 0;         ///< ns between attempts (0: no pacing)
+    double next_at = 0;          ///< intended time of the next attempt
     std::uint64_t next_pair = 0;
     std::uint64_t base_fds = 0;
     Nanos hold_until = -1;
@@ -258,9 +380,45 @@ struct Worker::Impl {
         c.state = State::established;
         c.t = now;
         c.out_left = c.echo_left = 0;
+        if (!cfg.endpoints_path.empty()) remember_endpoint(fd, c);
+        if (cfg.keepalive) {
+            // A connection the server does not hold answers the first probe with a RST (it
+            // has no socket for it) or not at all (then 3 unanswered probes: ETIMEDOUT).
+            const int one = 1, idle = 1, intvl = 1, cnt = 3;
+            ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+            ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+            ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+            ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+        }
         if (!cfg.first_message.empty()) [[maybe_unused]]
             auto n = ::send(fd, cfg.first_message.data(), cfg.first_message.size(), MSG_NOSIGNAL);
         arm_established(c, now);
+    }
+
+    /// The connection's local address and port as the kernel chose them, for the parent's
+    /// server-side check: the address goes in the pair table once, the port per connection.
+    void remember_endpoint(int fd, Conn& c) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+        const auto local = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+        const auto& target = cfg.targets[c.pair % cfg.targets.size()];
+        std::size_t i = 0;
+        while (i < held.pairs.size() &&
+               !(held.pairs[i].local == local.ip() && held.pairs[i].target == target))
+            ++i;
+        if (i == held.pairs.size()) held.pairs.push_back({local.ip(), target});
+        c.lpair = static_cast<std::uint16_t>(i);
+        c.lport = local.port();
+    }
+
+    /// At the end of the ramp: every connection held now, for the parent to look up.
+    void write_endpoints() {
+        held.conns.clear();
+        held.conns.reserve(p.open);
+        for (const auto& c : conns)
+            if (c.state == State::established) held.conns.emplace_back(c.lpair, c.lport);
+        held.write(cfg.endpoints_path);
     }
 
     void arm_established(Conn& c, Nanos now) {
@@ -277,6 +435,8 @@ struct Worker::Impl {
     /// RST as configured); otherwise the peer ended it and it is already counted.
     void close_established(int fd, bool by_us) {
         Conn& c = conns[static_cast<std::size_t>(fd)];
+        if (c.echo_left > 0 && !c.echo_bad) ++p.unanswered;
+        c.echo_left = 0;
         --p.open;
         --pair_open[c.pair];
         if (by_us) {
@@ -290,6 +450,7 @@ struct Worker::Impl {
     }
 
     void send_message(int fd, Conn& c, Nanos now) {
+        if (c.echo_left > 0 && !c.echo_bad) ++p.unanswered; // the previous one never came back
         c.sent_at = now;
         c.out_left = static_cast<std::uint32_t>(cfg.send_size);
         c.echo_left = static_cast<std::uint32_t>(cfg.send_size);
@@ -346,6 +507,7 @@ struct Worker::Impl {
         for (;;) { // edge-triggered: read until EAGAIN
             const ssize_t n = ::recv(fd, rx.data(), rx.size(), 0);
             if (n > 0) {
+                if (c.echo_left == 0 && cfg.first_message.empty()) heard_unasked(c, n);
                 check_echo(c, static_cast<std::size_t>(n), now);
                 continue;
             }
@@ -355,9 +517,24 @@ struct Worker::Impl {
             }
             if (errno == EINTR) continue;
             if (errno == EAGAIN) return;
-            ++p.reset_by_peer;
+            // With --verify keepalive, a reset or a probe timeout is the server not holding
+            // the connection; otherwise a reset is the server's doing.
+            if (cfg.keepalive && (errno == ETIMEDOUT || errno == ECONNRESET))
+                ++p.keepalive_dead;
+            else
+                ++p.reset_by_peer;
             return close_established(fd, false);
         }
+    }
+
+    /// Bytes the server sent though nothing was asked (no --send message outstanding): a
+    /// banner, or a refusal before it closes (redis at maxclients). The first is kept.
+    void heard_unasked(Conn& c, ssize_t n) {
+        if (!c.spoke) {
+            c.spoke = true;
+            ++p.peer_spoke;
+        }
+        if (r.peer_said.empty()) r.peer_said = printable(rx.data(), static_cast<std::size_t>(n));
     }
 
     void check_echo(Conn& c, std::size_t n, Nanos now) {
@@ -400,6 +577,8 @@ struct Worker::Impl {
             close_established(fd, true);
         r.close_duration = monotonic_ns() - now;
     }
+
+    std::function<void(std::string_view)> on_event_line = [](std::string_view) {};
 
     Result run(int stop_fd, Nanos progress_every,
                const std::function<void(const Progress&)>& on_progress) {
@@ -445,8 +624,20 @@ struct Worker::Impl {
                 r.ramp_end = now - cfg.start;
                 r.rss_growth = rss_growth();
                 hold_until = cfg.hold < 0 ? -1 : now + cfg.hold;
+                if (!cfg.endpoints_path.empty() && !cfg.churn) {
+                    write_endpoints();
+                    on_event_line(R"({"type":"held"})");
+                }
             }
-            if (phase == Phase::hold && hold_until >= 0 && now >= hold_until) break;
+            if (phase == Phase::hold && hold_until >= 0 && now >= hold_until) {
+                // With the server-side check the parent looks at the server first and then
+                // says stop; otherwise the hold is over.
+                if (cfg.endpoints_path.empty() || cfg.churn) break;
+                if (!hold_over_said) {
+                    hold_over_said = true;
+                    on_event_line(R"({"type":"hold_over"})");
+                }
+            }
             if (stopped) break;
 
             Nanos wait = next_progress - now;
@@ -455,7 +646,8 @@ struct Worker::Impl {
             if (want_more() && interval == 0 && p.inflight < cfg.max_inflight) wait = 0;
             const Nanos wheel_wait = wheel.next_wait(now);
             if (wheel_wait >= 0) wait = std::min(wait, wheel_wait);
-            if (phase == Phase::hold && hold_until >= 0) wait = std::min(wait, hold_until - now);
+            if (phase == Phase::hold && hold_until >= 0 && !hold_over_said)
+                wait = std::min(wait, hold_until - now);
             const auto n = poller.wait(events, std::max<Nanos>(wait, 0));
             for (std::size_t i = 0; i < n; ++i) {
                 if (events[i].token == kTokenStop) {
@@ -495,7 +687,9 @@ Worker::Worker(Config config) : impl_(std::make_unique<Impl>(std::move(config)))
 Worker::~Worker() = default;
 
 Result Worker::run(int stop_fd, Nanos progress_every,
-                   const std::function<void(const Progress&)>& on_progress) {
+                   const std::function<void(const Progress&)>& on_progress,
+                   const std::function<void(std::string_view)>& on_event) {
+    if (on_event) impl_->on_event_line = on_event;
     return impl_->run(stop_fd, progress_every, on_progress);
 }
 

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,6 +46,31 @@ struct Config {
     std::uint64_t first_pair = 0;  ///< this worker's first (source, target) pair
     std::uint64_t pair_stride = 1; ///< number of workers: pairs go round-robin across them
     std::uint64_t seed = 1;
+    /// Server-side check (the parent counts the server's sockets through sock_diag): each
+    /// connection's local address and port are kept, written here when the ramp ends (see
+    /// write_endpoints), and the connections are held until the parent says stop, so it can
+    /// look at the server before they close. Empty: no check.
+    std::string endpoints_path;
+    /// Keep-alive check (any target): TCP keepalive on every held connection (1 s idle, then
+    /// 3 probes 1 s apart); a connection the server does not hold is reset or times out.
+    bool keepalive = false;
+};
+
+/// The connections one worker holds, as the parent reads them back for the server-side
+/// check. A pair is (local address, target) as the kernel chose it; each connection is
+/// (pair, local port).
+///
+///   "NDXEP1\0\0" u32 pairs  { u8 family, u8[16] local, u8[16] remote, u16 remote port } ...
+///                 u64 conns  { u32 pair, u16 local port, u16 0 } ...
+struct HeldEndpoints {
+    struct Pair {
+        IpAddress local;
+        Endpoint target;
+    };
+    std::vector<Pair> pairs;
+    std::vector<std::pair<std::uint32_t, std::uint16_t>> conns;
+    void write(const std::string& path) const;
+    [[nodiscard]] static HeldEndpoints read(const std::string& path);
 };
 
 /// Counters, cumulative since the start; posted live and merged by addition (fds_peak: max).
@@ -64,7 +90,12 @@ struct Progress {
     std::uint64_t echoes = 0;         ///< messages whose echo came back complete and equal
     std::uint64_t corrupt_echoes = 0; ///< echoes whose bytes differ from what was sent
     std::uint64_t bytes_received = 0;
-    std::uint64_t fds_peak = 0; ///< descriptors one process had open, at most (merged: max)
+    std::uint64_t unanswered = 0; ///< --send messages whose echo had not come back when the next
+                                  ///< was due or the connection closed
+    std::uint64_t peer_spoke = 0; ///< connections the server sent bytes on unasked (a banner,
+                                  ///< a refusal such as redis's -ERR max number of clients)
+    std::uint64_t keepalive_dead = 0; ///< --verify keepalive: held connections found dead
+    std::uint64_t fds_peak = 0;       ///< descriptors one process had open, at most (merged: max)
     std::map<std::string, std::uint64_t> failures; ///< "connect ECONNREFUSED" -> count
 
     void add(const Progress& other);
@@ -83,6 +114,7 @@ struct Result {
     Nanos close_duration = 0;     ///< time to close everything at the end
     std::uint64_t rss_growth = 0; ///< resident bytes gained between the start and the peak
     std::map<std::string, std::uint64_t> pair_peak; ///< "src -> dst" -> most open at once
+    std::string peer_said; ///< the first bytes a server sent unasked (on the first such connection)
 
     void merge(const Result& other);
     [[nodiscard]] nlohmann::json to_json() const;
@@ -98,9 +130,12 @@ public:
 
     /// Runs to the end. `stop_fd` becomes readable when the run must end early (it then
     /// closes what it holds and returns what it measured). `on_progress` is called about
-    /// every `progress_every` with the counters so far.
+    /// every `progress_every` with the counters so far; `on_event` gets the lines of the
+    /// server-side check ({"type":"held"} once the endpoints are written, {"type":"hold_over"}
+    /// when the hold time is over and it waits for the stop).
     Result run(int stop_fd, Nanos progress_every,
-               const std::function<void(const Progress&)>& on_progress);
+               const std::function<void(const Progress&)>& on_progress,
+               const std::function<void(std::string_view)>& on_event = {});
 
 private:
     struct Impl;

@@ -1,8 +1,13 @@
 // netdx-flood: open exactly N TCP connections at a controlled rate, hold them, close them,
 // and say what stopped the ramp when it stops short.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
 #include <iostream>
 #include <map>
+#include <netinet/in.h>
 #include <optional>
 #include <poll.h>
 #include <sstream>
@@ -16,9 +21,11 @@
 #include <netdx/net/address_list.hpp>
 #include <netdx/net/host_port.hpp>
 #include <netdx/net/resolver.hpp>
+#include <netdx/net/socket.hpp>
 #include <netdx/report/result.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/service/echo_server.hpp>
+#include <netdx/sys/fd.hpp>
 #include <netdx/sys/limits.hpp>
 #include <netdx/sys/net_counters.hpp>
 #include <netdx/sys/parse_error.hpp>
@@ -31,6 +38,7 @@
 #include "engine.hpp"
 #include "interrupt.hpp"
 #include "plan.hpp"
+#include "verify.hpp"
 
 namespace {
 
@@ -38,7 +46,11 @@ using namespace netdx;
 namespace plan = netdx::flood::plan;
 
 const std::vector<MetricInfo> kMetrics{
-    {"established", Unit::count, "connections established"},
+    {"established", Unit::count,
+     "connections the server holds (checked on its side where it can be; see --verify)"},
+    {"handshakes", Unit::count, "handshakes completed on the client side"},
+    {"unconfirmed", Unit::count, "handshakes the server does not hold (queue overflow)"},
+    {"unanswered", Unit::count, "--send messages whose echo did not come back"},
     {"failed", Unit::count, "attempts that failed (any errno, timeouts included)"},
     {"timed_out", Unit::count, "attempts without a handshake within --connect-timeout"},
     {"refused", Unit::count, "attempts refused (ECONNREFUSED)"},
@@ -86,6 +98,7 @@ struct Options {
     bool churn = false;
     Nanos lifetime = 0;
     Nanos interval = 0;
+    std::string verify = "auto";
 };
 
 void setup(CLI::App& app, Options& o) {
@@ -131,6 +144,12 @@ void setup(CLI::App& app, Options& o) {
     cli::add_duration(app, "--lifetime", o.lifetime,
                       "With --churn: how long each connection lives");
     cli::add_duration(app, "--interval", o.interval, "Print a progress line this often");
+    cli::add_choice(app, "--verify", o.verify, {"auto", "server", "keepalive", "none"},
+                    "Which connections the server really holds: server (count its sockets "
+                    "through sock_diag: a target on this machine or in one of its network "
+                    "namespaces), keepalive (TCP keepalive probes on every held connection, "
+                    "any target; needs a hold of 4s or more), none; auto: server where it can "
+                    "(default)");
 }
 
 double parse_rate_or_max(const std::string& text) {
@@ -150,11 +169,46 @@ std::vector<Endpoint> resolve_targets(const std::vector<std::string>& texts) {
     for (const auto& t : texts) {
         for (const auto& hp : parse_host_port_range(t, "127.0.0.1")) {
             const auto r = resolve(hp);
-            if (!r.ok()) throw ParseError(fmt::format("target '{}': {}", t, r.error));
+            if (!r.ok())
+                throw cli::ToolFailure(ExitCode::unavailable,
+                                       fmt::format("target '{}': {}", t, r.error));
             out.push_back(r.endpoints.front());
         }
     }
     return out;
+}
+
+/// Refuses --source addresses no connection can come from, before anything runs: of the
+/// targets' other family, multicast, broadcast or unspecified, or not an address of this
+/// machine (binding to it fails with EADDRNOTAVAIL; 127.0.0.0/8 is all this machine's).
+void check_sources(const std::vector<IpAddress>& sources, const std::vector<Endpoint>& targets) {
+    for (const auto& s : sources) {
+        const auto text = s.to_string();
+        if (s.is_unspecified())
+            throw ParseError(
+                fmt::format("--source {}: the unspecified address is not a source", text));
+        const bool multicast = s.is_v4() ? (s.v4_host_order() >> 28) == 0xe : s.bytes()[0] == 0xff;
+        if (multicast || (s.is_v4() && s.v4_host_order() == 0xffffffffu))
+            throw ParseError(fmt::format("--source {}: a {} address cannot open a TCP "
+                                         "connection",
+                                         text, multicast ? "multicast" : "broadcast"));
+        if (targets.empty() && !s.is_v4())
+            throw ParseError(fmt::format("--source {}: the embedded sink listens on 127.0.0.1 "
+                                         "(IPv4); give an IPv6 target for IPv6 sources",
+                                         text));
+        const Endpoint local(s, 0);
+        Fd fd = open_socket(local.family(), Protocol::tcp, false);
+        const int one = 1;
+        ::setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (::bind(fd.get(), local.sockaddr_ptr(), local.sockaddr_len()) != 0) {
+            const int err = errno;
+            if (err == EADDRNOTAVAIL)
+                throw ParseError(fmt::format("--source {}: not an address of this machine "
+                                             "(bind: {})",
+                                             text, std::strerror(err)));
+            throw system_error(err, "bind --source " + text);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -272,12 +326,14 @@ void stop_sink(Sink& sink, std::uint64_t established) {
 // ---------------------------------------------------------------------------------------
 // Reporting.
 
-std::optional<Nanos> time_to(const flood::Result& r, std::uint64_t asked, double fraction) {
-    const auto e = r.established_at.count();
-    const auto k = static_cast<std::uint64_t>(std::ceil(fraction * static_cast<double>(asked)));
-    if (k == 0 || k > e) return std::nullopt;
-    return static_cast<Nanos>(
-        r.established_at.percentile(100.0 * static_cast<double>(k) / static_cast<double>(e)));
+/// When the k-th connection was established, k = ceil(percent% of asked), in integers end
+/// to end (N=1001: the 50% mark is the 501st, not a rank that a double round trip gives).
+/// None when fewer than k came, or fewer than k are held by the server (`held`).
+std::optional<Nanos> time_to(const flood::Result& r, std::uint64_t asked, std::uint64_t percent,
+                             std::uint64_t held) {
+    const std::uint64_t k = plan::rank_of(asked, percent);
+    if (k == 0 || k > r.established_at.count() || k > held) return std::nullopt;
+    return static_cast<Nanos>(r.established_at.value_at_rank(k));
 }
 
 /// Connections established per second from the start of the ramp to the last one. Only the
@@ -408,11 +464,32 @@ const char* errno_meaning(std::string_view key) {
     return it == kMeaning.end() ? "" : it->second;
 }
 
+/// How the run learnt which connections the server holds, and what it found.
+struct Verification {
+    std::string method = "none"; ///< "sock_diag", "keepalive", "none"
+    std::string where;           ///< "this machine", "network namespace blue"
+    std::string note;            ///< why there was no server-side check, or what went wrong
+    std::optional<flood::ServerCount> first, last; ///< after the ramp; before closing
+    [[nodiscard]] bool by_server() const { return last.has_value(); }
+};
+
+/// The connections the server holds, as far as this run could tell: the server-side count,
+/// or what the keepalive probes left, or (no check) the client's handshakes.
+std::uint64_t held_by_server(const Options& o, const flood::Progress& p, const Verification& v) {
+    if (o.churn) return p.established;
+    if (v.by_server()) return v.last->accepted;
+    if (v.method == "keepalive") {
+        const auto lost = p.keepalive_dead + p.closed_by_peer + p.reset_by_peer;
+        return p.established > lost ? p.established - lost : 0;
+    }
+    return p.established;
+}
+
 int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in,
                 const std::vector<Endpoint>& targets, const flood::Result& r,
                 const NetCounters& before, const NetCounters& after, std::uint64_t conntrack_peak,
                 const EchoStats& sink, std::vector<std::string> errors, double rate, Nanos hold,
-                bool interrupted) {
+                bool interrupted, const Verification& check, cli::IntervalStream& intervals) {
     const SysfsReader fs;
     const auto& p = r.progress;
     Report report;
@@ -451,9 +528,35 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
     setup.add({"capacity", "4-tuple capacity", Unit::count}, Cell(plan.capacity));
 
     auto& res = report.section("result", "Result", Section::Kind::record);
-    const bool short_of = !interrupted && !o.churn && p.established < o.connections;
-    res.add({"established", "established", Unit::count},
-            Cell(p.established, short_of ? Style::bad : Style::good));
+    const std::uint64_t held = held_by_server(o, p, check);
+    const bool short_of = !interrupted && !o.churn && held < o.connections;
+    res.add({"established", check.by_server() ? "established (the server holds)" : "established",
+             Unit::count},
+            Cell(held, short_of ? Style::bad : Style::good));
+    res.add({"handshakes", "handshakes completed (client side)", Unit::count}, Cell(p.established));
+    res.add({"verified_by", "checked by", Unit::none},
+            Cell(check.method == "none" ? std::string("nothing (client-side handshakes only)")
+                 : check.method == "keepalive"
+                     ? std::string("TCP keepalive probes on the held connections")
+                     : "sock_diag on the server side (" + check.where + ")"));
+    res.add({"verification", "", Unit::none, false, true}, Cell(check.method));
+    if (check.by_server()) {
+        const auto& l = *check.last;
+        const auto bad = [](std::uint64_t n) { return n ? Style::bad : Style::plain; };
+        res.add({"server_queued", "in the server's accept queue, not accepted", Unit::count},
+                Cell(l.queued, bad(l.queued)));
+        res.add({"server_half_open", "server has only a SYN-RECV (our ACK dropped)", Unit::count},
+                Cell(l.half_open, bad(l.half_open)));
+        res.add({"server_closing", "the server closed them", Unit::count}, Cell(l.closing));
+        res.add({"server_missing", "not on the server at all", Unit::count},
+                Cell(l.missing, bad(l.missing)));
+        res.add({"established_after_ramp", "held by the server after the ramp", Unit::count},
+                Cell(check.first ? check.first->accepted : l.accepted));
+        res.add({"check_ns", "server-side check took", Unit::ns}, Cell(l.took));
+    }
+    if (check.method == "keepalive")
+        res.add({"keepalive_dead", "found dead by keepalive", Unit::count},
+                Cell(p.keepalive_dead, p.keepalive_dead ? Style::bad : Style::plain));
     res.add({"failed", "failed", Unit::count},
             Cell(p.failed, p.failed ? Style::warn : Style::plain));
     res.add({"timed_out", "timed out", Unit::count}, Cell(p.timed_out));
@@ -464,7 +567,10 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
     res.add({"reset_by_peer", "reset by peer", Unit::count}, Cell(p.reset_by_peer));
     res.add({"closed", "closed by us", Unit::count}, Cell(p.closed));
     std::map<std::string, double> metrics{
-        {"established", static_cast<double>(p.established)},
+        {"established", static_cast<double>(held)},
+        {"handshakes", static_cast<double>(p.established)},
+        {"unconfirmed", static_cast<double>(p.established > held ? p.established - held : 0)},
+        {"unanswered", static_cast<double>(p.unanswered)},
         {"failed", static_cast<double>(p.failed)},
         {"timed_out", static_cast<double>(p.timed_out)},
         {"refused", static_cast<double>(failures_of(p, " ECONNREFUSED"))},
@@ -472,11 +578,11 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
         {"open_peak", static_cast<double>(p.peak_open)},
         {"corrupt_echoes", static_cast<double>(p.corrupt_echoes)},
     };
-    for (const auto& [key, frac] :
-         {std::pair{"time_to_50", 0.5}, {"time_to_90", 0.9}, {"time_to_100", 1.0}}) {
-        const auto t = time_to(r, o.connections, frac);
-        res.add({std::string(key) + "_ns", fmt::format("time to {}%", static_cast<int>(frac * 100)),
-                 Unit::ns},
+    for (const auto& [key, percent] : {std::pair<const char*, std::uint64_t>{"time_to_50", 50},
+                                       {"time_to_90", 90},
+                                       {"time_to_100", 100}}) {
+        const auto t = time_to(r, o.connections, percent, o.churn ? p.established : held);
+        res.add({std::string(key) + "_ns", fmt::format("time to {}%", percent), Unit::ns},
                 t ? Cell(*t) : Cell(Value{}));
         if (t) metrics[key] = static_cast<double>(*t);
     }
@@ -508,6 +614,8 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
     if (o.send_size > 0) {
         res.add({"messages_sent", "messages sent", Unit::count}, Cell(p.messages_sent));
         res.add({"echoes", "echoes checked", Unit::count}, Cell(p.echoes));
+        res.add({"unanswered", "messages not echoed back", Unit::count},
+                Cell(p.unanswered, p.unanswered ? Style::warn : Style::plain));
         res.add({"corrupt_echoes", "corrupt echoes", Unit::count},
                 Cell(p.corrupt_echoes, p.corrupt_echoes ? Style::bad : Style::plain));
         if (!r.echo_rtt.empty()) {
@@ -571,6 +679,27 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
 
     for (auto& line : diagnose(p, plan, before, after, conntrack_peak, fs))
         report.notes.push_back(std::move(line));
+    if (check.by_server() && p.established > held) {
+        const auto& l = *check.last;
+        report.notes.push_back(fmt::format(
+            "{} connections completed the handshake here but the server does not hold them: "
+            "{} wait in its accept queue, {} are only a SYN-RECV there (the listener's queue "
+            "was full when our ACK came), {} the server closed, {} it has no trace of (a SYN "
+            "cookie whose ACK was dropped). Clients see these as open until they send.",
+            format_count(p.established - held), format_count(l.queued), format_count(l.half_open),
+            format_count(l.closing), format_count(l.missing)));
+    }
+    if (!check.note.empty()) report.notes.push_back(check.note);
+    if (p.peer_spoke > 0)
+        report.notes.push_back(fmt::format(
+            "the server sent data unasked on {} connections{}", format_count(p.peer_spoke),
+            r.peer_said.empty() ? std::string()
+                                : fmt::format("; the first said: \"{}\"", r.peer_said)));
+    if (o.send_size > 0 && p.unanswered > 0)
+        report.notes.push_back(fmt::format(
+            "{} of {} messages got no echo before the next was due or the connection closed{}",
+            format_count(p.unanswered), format_count(p.messages_sent),
+            p.echoes == 0 ? ": the server does not echo what it is sent" : ""));
     for (auto& e : errors)
         report.notes.push_back("worker: " + e);
 
@@ -580,21 +709,54 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
     if (o.send_size > 0) hist["echo_rtt"] = r.echo_rtt.to_json();
     report.extra["histograms"] = hist;
     report.checks = evaluate(o.common.checks, metrics);
+    intervals.into(report);
 
-    const int code = cli::emit(report, o.common);
-    if (!errors.empty()) return to_int(ExitCode::system);
-    if (interrupted || code != 0) return code;
-    if (p.established == 0 && p.failed > 0) {
-        std::cerr << "netdx-flood: no connection could be established\n";
-        return to_int(ExitCode::unavailable);
+    // What the exit code says, in order: the tool itself failed, nothing connected, fewer
+    // than asked are held, the echo that was asked for never came.
+    if (!errors.empty()) {
+        report.failure = Failure{ExitCode::system, errors.front()};
+    } else if (p.established == 0 && p.failed > 0) {
+        report.failure = Failure{ExitCode::unavailable, "no connection could be established"};
+    } else if (short_of) {
+        report.failure = Failure{
+            ExitCode::check_failed,
+            p.established > held
+                ? fmt::format("established {} of {}: the server holds {}, {} more completed "
+                              "the handshake on this side only",
+                              format_count(held), format_count(o.connections), format_count(held),
+                              format_count(p.established - held))
+                : fmt::format("established {} of {}", format_count(held),
+                              format_count(o.connections))};
+    } else if (o.send_size > 0 && p.messages_sent > 0 && p.echoes == 0 && !interrupted) {
+        report.failure =
+            Failure{ExitCode::check_failed,
+                    fmt::format("--send: none of {} messages was echoed back (the server does "
+                                "not echo)",
+                                format_count(p.messages_sent))};
     }
-    if (short_of) {
-        std::cerr << fmt::format("netdx-flood: established {} of {}\n", format_count(p.established),
-                                 format_count(o.connections));
-        return to_int(ExitCode::check_failed);
-    }
-    return 0;
+    return cli::emit(report, o.common);
 }
+
+/// A private folder for the workers' endpoint files, removed with everything in it.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        const char* base = std::getenv("TMPDIR");
+        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/netdx-flood-XXXXXX";
+        if (::mkdtemp(tmpl.data()) == nullptr) throw_errno("create a folder in " + tmpl);
+        path = tmpl;
+    }
+    ~TempDir() {
+        if (DIR* d = ::opendir(path.c_str())) {
+            while (const dirent* e = ::readdir(d))
+                if (e->d_name[0] != '.') ::unlink((path + "/" + e->d_name).c_str());
+            ::closedir(d);
+        }
+        ::rmdir(path.c_str());
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+};
 
 int run(const Options& o) {
     cli::install_interrupt_handlers();
@@ -606,10 +768,14 @@ int run(const Options& o) {
     if (o.send_size > 0 && o.every <= 0) throw ParseError("--every must be above zero");
     const double rate = parse_rate_or_max(o.rate);
     const Nanos hold = parse_hold(o.hold);
+    if (o.verify == "keepalive" && hold >= 0 && hold < 4 * kNanosPerSecond)
+        throw ParseError("--verify keepalive needs --hold 4s or more (1 s idle, then 3 probes "
+                         "1 s apart)");
     plan::Inputs in;
     in.connections = o.connections;
     in.targets = resolve_targets(o.targets);
     if (!o.sources.empty()) in.sources = parse_address_list(o.sources);
+    check_sources(in.sources, in.targets);
     in.processes = o.processes;
     in.fd_limit = raise_nofile_to_hard();
     in.ports = ephemeral_port_range();
@@ -621,6 +787,33 @@ int run(const Options& o) {
         start_sink(sink, plan.sink_ports, plan.sink_processes);
         targets = sink.endpoints;
     }
+
+    // Which connections will the server hold? Look for its side before starting.
+    Verification verification;
+    std::optional<flood::ServerCheck> check;
+    std::optional<TempDir> endpoint_dir;
+    if (o.verify == "keepalive") {
+        verification.method = "keepalive";
+    } else if (o.verify != "none" && o.churn) {
+        verification.note = "with --churn the server's side is not checked: established counts "
+                            "every handshake";
+    } else if (o.verify != "none") {
+        auto view = flood::locate_server(targets);
+        if (view.found) {
+            verification.method = "sock_diag";
+            verification.where = view.where;
+            check.emplace(std::move(view), targets);
+            endpoint_dir.emplace();
+        } else if (o.verify == "server") {
+            throw ParseError("--verify server: " + view.why_not);
+        } else {
+            verification.note = fmt::format(
+                "established counts client-side handshakes only: {} (a server whose accept "
+                "queue overflows drops completed handshakes unseen); --verify keepalive probes "
+                "every held connection instead",
+                view.why_not);
+        }
+    }
     const auto counters0 = NetCounters::read();
     const SysfsReader fs;
 
@@ -631,6 +824,7 @@ int run(const Options& o) {
     const Nanos start =
         monotonic_ns() + std::min<Nanos>(5 * kNanosPerMilli * plan.processes, 100 * kNanosPerMilli);
     const auto k = static_cast<std::uint64_t>(plan.processes);
+    std::vector<std::string> endpoint_files;
     for (std::uint64_t i = 0; i < k; ++i) {
         flood::Config c;
         c.targets = targets;
@@ -651,40 +845,55 @@ int run(const Options& o) {
         c.first_pair = i;
         c.pair_stride = k;
         c.seed = i + 1;
+        c.keepalive = verification.method == "keepalive";
+        if (endpoint_dir) {
+            c.endpoints_path = fmt::format("{}/worker-{}.ep", endpoint_dir->path, i);
+            endpoint_files.push_back(c.endpoints_path);
+        }
         if (auto ch = workers.fork_worker()) {
             cli::reset_after_fork();
             sink.procs.forget();
             int code = 0;
             try {
                 flood::Worker w(std::move(c));
-                auto r =
-                    w.run(ch->control_fd(), 100 * kNanosPerMilli, [&](const flood::Progress& p) {
+                auto r = w.run(
+                    ch->control_fd(), 100 * kNanosPerMilli,
+                    [&](const flood::Progress& p) {
                         ch->post(
                             nlohmann::json{{"type", "progress"}, {"progress", p.to_json()}}.dump());
-                    });
-                ch->send(nlohmann::json{{"type", "result"}, {"result", r.to_json()}}.dump());
+                    },
+                    [&](std::string_view line) { ch->send(line); });
+                ch->send(dump_json({{"type", "result"}, {"result", r.to_json()}}));
             } catch (const std::exception& e) {
-                ch->send(nlohmann::json{{"type", "error"}, {"message", e.what()}}.dump());
+                ch->send(dump_json({{"type", "error"}, {"message", e.what()}}));
                 code = to_int(ExitCode::system);
             }
             ::_exit(code);
         }
     }
 
-    // Merge the workers' counters live; print progress; pass Ctrl-C on as a stop.
+    // Merge the workers' counters live; print progress; run the server-side checks; pass
+    // Ctrl-C on as a stop.
     std::vector<flood::Progress> latest(k);
     std::vector<std::optional<flood::Result>> results(k);
+    std::vector<bool> held(k, false), hold_over(k, false);
     std::vector<std::string> errors;
     auto on_line = [&](std::size_t i, std::string_view line) {
         const auto j = nlohmann::json::parse(line, nullptr, false);
         if (j.is_discarded()) return;
         const auto type = j.value("type", "");
         if (type == "progress") latest[i] = flood::Progress::from_json(j["progress"]);
+        if (type == "held") held[i] = true;
+        if (type == "hold_over") hold_over[i] = true;
         if (type == "result") {
             results[i] = flood::Result::from_json(j["result"]);
             latest[i] = results[i]->progress;
+            held[i] = hold_over[i] = true; // it is done either way
         }
-        if (type == "error") errors.push_back(j.value("message", "worker failed"));
+        if (type == "error") {
+            errors.push_back(j.value("message", "worker failed"));
+            held[i] = hold_over[i] = true;
+        }
     };
     auto merged = [&] {
         flood::Progress p;
@@ -692,8 +901,40 @@ int run(const Options& o) {
             p.add(l);
         return p;
     };
+    auto all = [](const std::vector<bool>& v) {
+        return std::all_of(v.begin(), v.end(), [](bool b) { return b; });
+    };
+    bool loaded = false;
+    auto server_check = [&]() -> std::optional<flood::ServerCount> {
+        if (!check) return std::nullopt;
+        try {
+            if (!loaded) {
+                check->load(endpoint_files);
+                loaded = true;
+            }
+            // A server that is accepting empties its queue in moments: let it, for up to a
+            // second, so "queued" is what it cannot take (a stopped or saturated server),
+            // not what it had no time for yet.
+            auto c = check->count();
+            const Nanos until = monotonic_ns() + kNanosPerSecond;
+            Nanos changed = monotonic_ns();
+            while (c.queued > 0 && monotonic_ns() < until &&
+                   monotonic_ns() - changed < 200 * kNanosPerMilli) {
+                ::usleep(20'000);
+                auto again = check->count();
+                if (again.queued != c.queued || again.accepted != c.accepted)
+                    changed = monotonic_ns();
+                c = again;
+            }
+            return c;
+        } catch (const std::exception& e) {
+            verification.note = e.what();
+            check.reset();
+            return std::nullopt;
+        }
+    };
     const bool tty = !o.common.quiet && ::isatty(STDERR_FILENO) == 1;
-    auto interval_reporter = make_reporter(o.common.format, {o.common.stdout_color(), true});
+    cli::IntervalStream intervals(o.common, "intervals");
     flood::Progress last_interval;
     Nanos next_interval = o.interval > 0 ? start + o.interval : -1;
     Nanos next_status = start;
@@ -701,6 +942,13 @@ int run(const Options& o) {
     std::uint64_t conntrack_peak = 0;
     // Read every turn only where conntrack is loaded (the file is absent otherwise).
     const bool conntrack = fs.exists(sysctl_path("net.netfilter.nf_conntrack_count"));
+    auto release = [&] { // the last check, then the workers close what they hold
+        if (stop_sent) return;
+        if (check && all(held))
+            if (auto c = server_check()) verification.last = c;
+        workers.request_stop();
+        stop_sent = true;
+    };
     for (;;) {
         auto fds = workers.report_fds();
         if (fds.empty()) break;
@@ -710,10 +958,10 @@ int run(const Options& o) {
         pfds.push_back({cli::interrupt_fd(), POLLIN, 0});
         ::poll(pfds.data(), pfds.size(), 50);
         workers.drain(on_line);
-        if (cli::interrupted() && !stop_sent) {
-            workers.request_stop();
-            stop_sent = true;
-        }
+        if (check && !verification.first && all(held))
+            if (auto c = server_check()) verification.first = verification.last = c;
+        // With the server-side check the workers wait for the stop once their hold is over.
+        if ((cli::interrupted() || (check && all(hold_over))) && !stop_sent) release();
         const Nanos now = monotonic_ns();
         if (auto ct = conntrack ? fs.sysctl_int("net.netfilter.nf_conntrack_count") : std::nullopt)
             conntrack_peak =
@@ -721,10 +969,12 @@ int run(const Options& o) {
         if (next_interval > 0 && now >= next_interval) {
             const auto p = merged();
             auto sec = interval_section(p, last_interval, now - start, o.interval, o.connections);
-            std::ostringstream out;
-            interval_reporter->write_interval(sec, out);
+            if (check && verification.first && all(held) && !stop_sent)
+                if (auto c = server_check()) verification.last = c;
+            sec.add({"server_holds", "server holds", Unit::count},
+                    verification.last ? Cell(verification.last->accepted) : Cell(Value{}));
             if (tty) std::cerr << "\r\x1b[K";
-            cli::write_stdout(out.str());
+            intervals.write(sec);
             last_interval = p;
             next_interval += o.interval;
         }
@@ -750,6 +1000,9 @@ int run(const Options& o) {
             errors.push_back(
                 fmt::format("worker {} died of signal {}", i, WTERMSIG(exits[i].status)));
     }
+    if (cli::interrupted() && check && !verification.last)
+        verification.note = "interrupted before the ramp was over: the server's side was not "
+                            "checked, established counts client-side handshakes";
 
     flood::Result total;
     for (std::size_t i = 0; i < k; ++i) {
@@ -759,8 +1012,11 @@ int run(const Options& o) {
             total.progress.add(latest[i]); // it died: keep what it last reported
     }
     if (!sink.endpoints.empty()) stop_sink(sink, total.progress.established);
+    if (check && !verification.last && verification.method == "sock_diag")
+        verification.method = "none";
     return emit_report(o, plan, in, targets, total, counters0, counters1, conntrack_peak,
-                       sink.stats, std::move(errors), rate, hold, cli::interrupted());
+                       sink.stats, std::move(errors), rate, hold, cli::interrupted(), verification,
+                       intervals);
 }
 
 } // namespace

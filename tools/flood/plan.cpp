@@ -59,22 +59,31 @@ Plan make(const Inputs& in) {
     const PortRange range = in.ports.value_or(PortRange{32768, 60999});
     p.ports_per_pair = std::max<std::uint32_t>(range.size(), 1);
     std::uint64_t destinations = in.targets.size();
-    if (in.targets.empty()) {
-        // The sink listens on enough ports that each (source, destination) pair uses at
-        // most a quarter of the ephemeral range: connect() searches the range for a free
-        // port per 4-tuple, and that search slows sharply as a pair fills (60,000
-        // connections over 3 ports took 8.5 s here, over 12 pairs 1.9 s). Its processes get
-        // 10% slack for SO_REUSEPORT's uneven spread.
-        const std::uint64_t per_port = std::max<std::uint64_t>(p.ports_per_pair / 4, 1);
-        p.sink_ports = static_cast<int>(ceil_div(n, per_port));
-        p.sink_processes =
-            static_cast<int>(std::max<std::uint64_t>(1, ceil_div(n + n / 10, p.fds_per_process)));
-        destinations = static_cast<std::uint64_t>(p.sink_ports);
-        if (p.sink_ports > 64)
-            throw ParseError(fmt::format("{} connections would need {} sink ports; give targets",
-                                         format_count(n), p.sink_ports));
-    }
     const std::uint64_t sources = std::max<std::size_t>(in.sources.size(), 1);
+    if (in.targets.empty()) {
+        // The sink listens on enough ports that each (source, sink port) pair uses at most a
+        // quarter of the ephemeral range: connect() searches the range for a free port per
+        // 4-tuple, and that search slows sharply as a pair fills (60,000 connections over 3
+        // ports took 8.5 s here, over 12 pairs 1.9 s). Every source reaches every port, so
+        // the sources multiply the pairs. Each sink process listens on every port (those
+        // descriptors come first) and gets 10% slack for SO_REUSEPORT's uneven spread.
+        const std::uint64_t per_pair = std::max<std::uint64_t>(p.ports_per_pair / 4, 1);
+        p.sink_ports =
+            static_cast<int>(std::max<std::uint64_t>(1, ceil_div(n, per_pair * sources)));
+        if (p.sink_ports > kMaxSinkPorts)
+            throw ParseError(fmt::format(
+                "{} connections would need {} embedded sink ports (at most {}): add --source "
+                "addresses (each multiplies the 4-tuples) or give targets",
+                format_count(n), p.sink_ports, kMaxSinkPorts));
+        const auto ports = static_cast<std::uint64_t>(p.sink_ports);
+        if (p.fds_per_process <= ports * 2)
+            throw ParseError(fmt::format("RLIMIT_NOFILE {} is too low for an embedded sink on {} "
+                                         "ports; give targets",
+                                         format_count(soft), ports));
+        p.sink_processes = static_cast<int>(
+            std::max<std::uint64_t>(1, ceil_div(n + n / 10, p.fds_per_process - ports)));
+        destinations = ports;
+    }
     p.pairs = sources * destinations;
     p.capacity = p.pairs * p.ports_per_pair;
     if (n > p.capacity)

@@ -18,6 +18,8 @@ namespace netdx::flood::plan {
 
 /// Descriptors a process keeps for itself (stdio, epoll, pipes, /proc reads).
 inline constexpr std::uint64_t kReservedFds = 64;
+/// Ports the embedded sink listens on at most (each is a listener in every sink process).
+inline constexpr int kMaxSinkPorts = 1024;
 
 struct Inputs {
     std::uint64_t connections = 0;
@@ -40,5 +42,11 @@ struct Plan {
 
 /// Throws ParseError with the numbers and the fix when the flood cannot fit.
 [[nodiscard]] Plan make(const Inputs& in);
+
+/// Which connection "percent% of asked" is: the ceil, in integers (N = 1001: the 50% mark
+/// is the 501st).
+[[nodiscard]] constexpr std::uint64_t rank_of(std::uint64_t asked, std::uint64_t percent) {
+    return (asked * percent + 99) / 100;
+}
 
 } // namespace netdx::flood::plan

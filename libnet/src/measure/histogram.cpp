@@ -124,6 +124,9 @@ Uint128 u128_from_string(const std::string& s) {
 
 std::uint64_t Histogram::value_at_rank(std::uint64_t rank) const {
     // rank is 1-based: the rank-th smallest sample.
+    if (total_ == 0) return 0;
+    if (rank <= 1) return min_;
+    if (rank >= total_) return max_;
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < counts_.size(); ++i) {
         seen += counts_[i];

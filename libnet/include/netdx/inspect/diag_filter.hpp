@@ -13,7 +13,9 @@
 ///   no:    len-0+4    len-8+4    len-16+4                 (all land at len+4: reject)
 ///
 /// Each port test takes two ops (the second only carries the port in its `no` field); an
-/// address test is an op, an inet_diag_hostcond and the address bytes. An IPv4 prefix also
+/// address test is an op, an inet_diag_hostcond and the address bytes. A list of ports is a
+/// chain: port i's tests jump past the chain when they hold and on to port i+1 when not, the
+/// last one's to the reject. An IPv4 prefix also
 /// matches IPv4-mapped addresses (::ffff:a.b.c.d) of IPv6 sockets, as in the kernel.
 
 #include <cstddef>
@@ -29,8 +31,13 @@ namespace netdx {
 struct DiagFilter {
     std::optional<PortRange> sport, dport; ///< local and remote port (inclusive range)
     std::optional<Cidr> src, dst;          ///< local and remote address prefix
+    /// The local port is one of these (an OR of tests: a server listening on several ports
+    /// whose range would take in the clients' ephemeral ports too). Empty: not tested.
+    std::vector<std::uint16_t> sport_any;
 
-    [[nodiscard]] bool empty() const { return !sport && !dport && !src && !dst; }
+    [[nodiscard]] bool empty() const {
+        return !sport && !dport && !src && !dst && sport_any.empty();
+    }
     /// Whether any socket of this address family (AF_INET, AF_INET6) can match: an IPv6
     /// prefix never matches an IPv4 socket, so that dump can be skipped.
     [[nodiscard]] bool can_match(int family) const;

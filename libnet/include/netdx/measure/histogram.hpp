@@ -56,6 +56,11 @@ public:
     /// p% of the samples are <= v (the "nearest rank" definition), to within 0.05%.
     [[nodiscard]] std::uint64_t percentile(double p) const;
 
+    /// The rank-th smallest sample (1-based; the first is min(), the count-th max(), exactly),
+    /// to within half a slot. For "the k-th of N" questions (time to the 501st connection)
+    /// ranks stay integers: a percentile round trip through doubles can land one rank off.
+    [[nodiscard]] std::uint64_t value_at_rank(std::uint64_t rank) const;
+
     /// Number of samples a percentile needs to be more than the max: p99.99 needs 10,000.
     [[nodiscard]] static std::uint64_t samples_needed(double p);
 
@@ -87,7 +92,6 @@ private:
     [[nodiscard]] std::size_t slot_of(std::uint64_t value) const;
     [[nodiscard]] std::uint64_t slot_low(std::size_t slot) const;
     [[nodiscard]] std::uint64_t slot_high(std::size_t slot) const;
-    [[nodiscard]] std::uint64_t value_at_rank(std::uint64_t rank) const;
 
     std::uint64_t highest_;
     std::vector<std::uint64_t> counts_;
