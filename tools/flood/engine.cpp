@@ -235,8 +235,27 @@ Result Result::from_json(const nlohmann::json& j) {
     return r;
 }
 
-std::uint64_t resident_bytes() {
-    std::FILE* f = std::fopen("/proc/self/statm", "r");
+std::uint64_t private_bytes() {
+    // What this process alone holds: its private pages (Private_Clean + Private_Dirty). A
+    // worker is forked from the parent, and memory it allocates out of the heap it inherited
+    // is resident already (shared with the parent until written), so the resident set
+    // barely moves while the private set grows by exactly what the worker uses.
+    if (std::FILE* f = std::fopen("/proc/self/smaps_rollup", "r")) {
+        char line[256];
+        std::uint64_t kib = 0;
+        bool found = false;
+        while (std::fgets(line, sizeof line, f)) {
+            unsigned long v = 0;
+            if (std::sscanf(line, "Private_Clean: %lu kB", &v) == 1 ||
+                std::sscanf(line, "Private_Dirty: %lu kB", &v) == 1) {
+                kib += v;
+                found = true;
+            }
+        }
+        std::fclose(f);
+        if (found) return kib * 1024;
+    }
+    std::FILE* f = std::fopen("/proc/self/statm", "r"); // kernels before 4.14: resident
     if (!f) return 0;
     unsigned long size = 0, resident = 0;
     const int n = std::fscanf(f, "%lu %lu", &size, &resident);
@@ -582,9 +601,9 @@ struct Worker::Impl {
 
     Result run(int stop_fd, Nanos progress_every,
                const std::function<void(const Progress&)>& on_progress) {
-        const std::uint64_t rss0 = resident_bytes();
+        const std::uint64_t rss0 = private_bytes();
         auto rss_growth = [rss0] {
-            const auto now = resident_bytes();
+            const auto now = private_bytes();
             return now - std::min(rss0, now);
         };
         base_fds = open_fd_count().value_or(16);

@@ -112,7 +112,7 @@ struct Result {
     Histogram echo_rtt{3'600 * kNanosPerSecond};
     Nanos ramp_end = 0;           ///< when the last attempt resolved (from start); 0: never
     Nanos close_duration = 0;     ///< time to close everything at the end
-    std::uint64_t rss_growth = 0; ///< resident bytes gained between the start and the peak
+    std::uint64_t rss_growth = 0; ///< private bytes gained between the start and the peak
     std::map<std::string, std::uint64_t> pair_peak; ///< "src -> dst" -> most open at once
     std::string peer_said; ///< the first bytes a server sent unasked (on the first such connection)
 
@@ -142,7 +142,8 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
-[[nodiscard]] std::uint64_t resident_bytes();
+/// Memory this process alone holds, in bytes: its private pages (/proc/self/smaps_rollup),
+/// or its resident set where the kernel has no rollup; 0 if unknown.
+[[nodiscard]] std::uint64_t private_bytes();
 
 } // namespace netdx::flood

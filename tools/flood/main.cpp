@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <optional>
 #include <poll.h>
+#include <random>
 #include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <netdx/inspect/port_users.hpp>
 #include <netdx/net/address_list.hpp>
 #include <netdx/net/host_port.hpp>
 #include <netdx/net/resolver.hpp>
@@ -262,15 +264,57 @@ EchoConfig sink_config(const Endpoint& listen) {
     ::_exit(code);
 }
 
+/// The sink's listeners on `ports` consecutive free ports below the ephemeral range, so one
+/// port range names the sink's side and never one of the clients' ports (the server-side
+/// check filters on a range in the kernel, not a chain of tests per port). The block is
+/// picked at random and checked after binding: the listeners use SO_REUSEPORT (threads and
+/// sink processes share them), which would let a second netdx-flood of the same user bind
+/// the same ports and take half the connections. The kernel's choice where no block is free.
+std::vector<std::unique_ptr<EchoServer>> bind_sink(int ports) {
+    const auto range = ephemeral_port_range();
+    const int low = range ? static_cast<int>(range->low) : 32768;
+    std::mt19937 rng(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(monotonic_ns()));
+    const auto ours = [](const std::vector<PortUser>& users) {
+        return std::all_of(users.begin(), users.end(),
+                           [](const PortUser& u) { return u.pid == ::getpid(); });
+    };
+    for (int attempt = 0; attempt < 16 && low - ports > 2048; ++attempt) {
+        std::uniform_int_distribution<int> pick(2048, low - ports);
+        const int base = pick(rng);
+        std::vector<std::unique_ptr<EchoServer>> out;
+        bool free = true;
+        for (int i = 0; i < ports && free; ++i) {
+            const auto port = static_cast<std::uint16_t>(base + i);
+            if (!find_port_users(IpAddress::loopback_v4(), port, true, false).empty()) {
+                free = false;
+                break;
+            }
+            try {
+                out.push_back(std::make_unique<EchoServer>(
+                    sink_config(Endpoint(IpAddress::loopback_v4(), port))));
+            } catch (const std::system_error& e) {
+                if (e.code() != std::errc::address_in_use) throw;
+                free = false;
+            }
+        }
+        for (int i = 0; free && i < ports; ++i)
+            free = ours(find_port_users(IpAddress::loopback_v4(),
+                                        static_cast<std::uint16_t>(base + i), true, false));
+        if (free) return out;
+    }
+    std::vector<std::unique_ptr<EchoServer>> out;
+    for (int i = 0; i < ports; ++i)
+        out.push_back(
+            std::make_unique<EchoServer>(sink_config(Endpoint(IpAddress::loopback_v4(), 0))));
+    return out;
+}
+
 void start_sink(Sink& sink, int ports, int processes) {
     // Bind in the parent to learn the ports; the children join them (SO_REUSEPORT) and the
     // parent's own listeners close once the children are ready, so none is left unserved.
-    std::vector<std::unique_ptr<EchoServer>> reserve;
-    for (int i = 0; i < ports; ++i) {
-        reserve.push_back(
-            std::make_unique<EchoServer>(sink_config(Endpoint(IpAddress::loopback_v4(), 0))));
-        sink.endpoints.push_back(reserve.back()->local_endpoint());
-    }
+    auto reserve = bind_sink(ports);
+    for (const auto& server : reserve)
+        sink.endpoints.push_back(server->local_endpoint());
     for (int i = 0; i < processes; ++i) {
         if (auto ch = sink.procs.fork_worker()) {
             cli::reset_after_fork();

@@ -126,7 +126,12 @@ ServerCount ServerCheck::count() const {
     // The kernel keeps the server's sockets only (their local port is a target's): a range
     // of the targets' ports would take in our own clients' ephemeral ports too.
     DiagFilter f;
-    f.sport_any = ports_;
+    auto sorted = ports_;
+    std::sort(sorted.begin(), sorted.end());
+    if (sorted.back() - sorted.front() + 1u == sorted.size())
+        f.sport = PortRange{sorted.front(), sorted.back()}; // consecutive (the embedded sink)
+    else
+        f.sport_any = ports_;
     const auto bytecode = compile_diag_filter(f);
     std::string error;
     auto sink = [&](const TcpSocket& s) {

@@ -308,6 +308,7 @@ std::vector<Section> summary_sections(const Tally& t, std::map<std::string, doub
     }
     Section totals;
     totals.name = "totals";
+    totals.title = "Totals";
     totals.kind = Section::Kind::record;
     totals.add({"total", "total", Unit::count}, Cell(t.total));
     totals.add({"orphans", "of which orphaned", Unit::count}, Cell(t.orphans));
