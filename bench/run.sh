@@ -34,6 +34,7 @@ echo
 "$(dirname "$0")/probe_bench.sh" "$BUILD" "$REPEATS" 3
 echo
 "$(dirname "$0")/flood_bench.sh" "$BUILD" "$REPEATS"
+"$(dirname "$0")/flood_held.sh" "$BUILD" 200000 # the million: bench/flood_held.sh build 1000000
 echo
 "$(dirname "$0")/states_bench.sh" "$BUILD" "$REPEATS"
 echo

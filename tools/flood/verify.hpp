@@ -64,7 +64,7 @@ public:
 private:
     using PairKey = std::tuple<IpAddress, IpAddress, std::uint16_t>; ///< client ip, server ip, port
     ServerView view_;
-    std::vector<std::uint16_t> ports_; ///< the targets' ports, each once
+    std::vector<std::uint16_t> ports_;       ///< the targets' ports, each once
     std::map<PairKey, std::uint32_t> pairs_; ///< -> pair index
     std::vector<std::uint64_t> keys_;        ///< pair << 16 | client port, sorted
 };
