@@ -59,9 +59,9 @@ class FloodRun:
         return self.proc.returncode, result, rest, err
 
 
-def agree_while_stable(test, run, truth, tries=12):
-    """The server's own count read between two interval lines that agree: the server did
-    not change meanwhile, so netdx's count and the server's must be equal."""
+def read_while_stable(test, run, truth, tries=12):
+    """The server's own count, read between two interval lines that agree (the server did
+    not change meanwhile); returns it and netdx's count then."""
     before = run.next_interval()
     for _ in range(tries):
         theirs = truth()
@@ -69,10 +69,16 @@ def agree_while_stable(test, run, truth, tries=12):
         if after is None:
             break
         if after["server_holds"] == before["server_holds"]:
-            test.assertEqual(after["server_holds"], theirs)
-            return theirs
+            return theirs, after["server_holds"]
         before = after
     test.fail("the server's count never settled")
+
+
+def agree_while_stable(test, run, truth):
+    """netdx's count of what the server holds equals the server's own, read while still."""
+    theirs, ours = read_while_stable(test, run, truth)
+    test.assertEqual(ours, theirs)
+    return theirs
 
 
 class FloodAgainstRedis(unittest.TestCase):
@@ -184,13 +190,7 @@ class FloodTinyBacklog(unittest.TestCase):
             return sum(1 for row in ss_sockets(ns, state="established") if row[1].endswith(":9100"))
 
         run = FloodRun(ns, "127.0.0.1:9100", "-n", "50", "--hold", "3s", "--interval", "300ms")
-        before = run.next_interval()
-        for _ in range(10):
-            theirs = server_side()
-            after = run.next_interval()
-            if after is None or after["server_holds"] == before["server_holds"]:
-                break
-            before = after
+        theirs, _ = read_while_stable(self, run, server_side)
         code, result, _, err = run.finish()
         self.assertEqual(result["established"] + result["server_queued"], theirs)
         self.assertEqual(result["handshakes"], 50)

@@ -158,11 +158,8 @@ class ProbeWhereNothingAnswers(unittest.TestCase):
         # Something is bound there (no ICMP unreachable), and nftables drops what reaches it.
         sink = self.ns.popen(["socat", "-u", "UDP-RECV:9010,bind=127.0.0.1", "/dev/null"])
         self.ns.wait_listening(9010, "udp", proc=sink)
-        rules = os.path.join(self.ns.tmp, "drop.nft")
-        with open(rules, "w") as f:
-            f.write("table inet t {\n chain in {\n  type filter hook input priority 0;\n"
-                    "  udp dport 9010 counter drop\n }\n}\n")
-        self.ns.run(["nft", "-f", rules], check=True)
+        world.nft(self.ns, "table inet t {\n chain in {\n  type filter hook input priority 0;\n"
+                           "  udp dport 9010 counter drop\n }\n}\n")
         r, doc = probe(self.ns, "127.0.0.1:9010", "--udp", "--duration", "1500ms", "--warmup",
                        "0", "--timeout", "200ms")
         self.assertEqual(r.returncode, 69, r.stderr)
@@ -170,27 +167,20 @@ class ProbeWhereNothingAnswers(unittest.TestCase):
         self.assertIn("no reply", doc["error"]["message"])
         res = doc["results"][0]
         self.assertGreater(res["lost"], 0)
-        out = self.ns.run(["nft", "list", "ruleset"]).stdout
-        dropped = int(out.split("counter packets ")[1].split()[0])
-        self.assertEqual(res["lost"] + res["unfinished"], dropped)
+        self.assertEqual(res["lost"] + res["unfinished"], world.nft_counter(self.ns))
 
     def test_every_tenth_datagram_dropped_is_counted_exactly(self):
         world.require("nft", "socat")
         echo = self.ns.popen(["socat", "UDP-LISTEN:9011,bind=127.0.0.1,fork", "PIPE"])
         self.ns.wait_listening(9011, "udp", proc=echo)
-        rules = os.path.join(self.ns.tmp, "every10.nft")
-        with open(rules, "w") as f:
-            f.write("table inet t {\n chain in {\n  type filter hook input priority 0;\n"
-                    "  udp dport 9011 numgen inc mod 10 == 9 counter drop\n }\n}\n")
-        self.ns.run(["nft", "-f", rules], check=True)
+        world.nft(self.ns, "table inet t {\n chain in {\n  type filter hook input priority 0;\n"
+                           "  udp dport 9011 numgen inc mod 10 == 9 counter drop\n }\n}\n")
         r, doc = probe(self.ns, "127.0.0.1:9011", "--udp", "-n", "200", "--warmup", "0",
                        "--timeout", "200ms")
         self.assertEqual(r.returncode, 0, r.stderr)
         res = doc["results"][0]
-        out = self.ns.run(["nft", "list", "ruleset"]).stdout
-        dropped = int(out.split("counter packets ")[1].split()[0])
         self.assertEqual(res["count"], 200)
-        self.assertEqual(res["lost"], dropped)
+        self.assertEqual(res["lost"], world.nft_counter(self.ns))
         self.assertEqual(res["sent"], res["count"] + res["lost"] + res["unfinished"])
 
 

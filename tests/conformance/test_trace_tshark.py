@@ -76,10 +76,7 @@ class TraceAgainstTshark(unittest.TestCase):
         try:
             world.start_nginx(cls.ns, HTTP, extra_ports=(HTTP_RETRY, HTTP_DROP))
             world.start_redis(cls.ns, REDIS)
-            rules = os.path.join(cls.ns.tmp, "rules.nft")
-            with open(rules, "w") as f:
-                f.write(NFT_RULES)
-            cls.ns.run(["nft", "-f", rules], check=True)
+            world.nft(cls.ns, NFT_RULES)
             caps = [Capture(cls.ns, kind, "tcp") for kind in Capture.KINDS]
             for c in caps:
                 c.wait_ready()

@@ -225,6 +225,21 @@ http {{
     return p
 
 
+def nft(ns, rules):
+    """Loads an nftables ruleset (text) into the namespace."""
+    require("nft")
+    path = os.path.join(ns.tmp, f"rules-{len(os.listdir(ns.tmp))}.nft")
+    with open(path, "w") as f:
+        f.write(rules)
+    ns.run(["nft", "-f", path], check=True)
+
+
+def nft_counter(ns):
+    """The packets the (first) counter in the namespace's ruleset has seen."""
+    out = ns.run(["nft", "list", "ruleset"]).stdout
+    return int(out.split("counter packets ")[1].split()[0])
+
+
 def start_inetd(ns, address):
     """openbsd-inetd with only its built-in echo, TCP and UDP, on `address` port 7."""
     require("inetd")
