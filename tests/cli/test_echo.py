@@ -6,11 +6,12 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 import unittest
 
 from echo_server import EchoProcess, wait_until
-from netdx_test import TIMEOUT, binary, require_program, run
+from netdx_test import TIMEOUT, binary, require_program, require_root, run
 
 
 def read_to_eof(s):
@@ -272,6 +273,95 @@ class EchoSpinSerial(unittest.TestCase):
         r = run(["netdx-echo", "--spin", "fast"])
         self.assertEqual(r.returncode, 2)
         self.assertIn("fast", r.stderr)
+
+
+def recv_exactly(s, n):
+    data = bytearray()
+    while len(data) < n:
+        chunk = s.recv(min(n - len(data), 1 << 20))
+        if not chunk:
+            raise AssertionError(f"closed after {len(data)} of {n} bytes")
+        data += chunk
+    return bytes(data)
+
+
+class EchoBackends(unittest.TestCase):
+    """The same server on each event-loop backend, with this test's sockets as the peer:
+    every byte back in order over many connections at once and through a peer that reads
+    late (the write-buffer path), UDP datagrams back as sent, an idle connection closed
+    through the loop's timing wheel, and the server's counters equal to what was sent."""
+
+    def check(self, backend):
+        with EchoProcess("--backend", backend, "--threads", "2", "--idle-timeout", "1s") as e:
+            sent = 0
+            socks = [socket.create_connection((e.host, e.port), timeout=10) for _ in range(40)]
+            payloads = [os.urandom(2000 + 37 * i) for i in range(len(socks))]
+            for s, p in zip(socks, payloads):
+                s.sendall(p)
+                sent += len(p)
+            for s, p in zip(socks, payloads):
+                self.assertEqual(recv_exactly(s, len(p)), p)
+            # 4 MiB written before anything is read: the server keeps what the socket does
+            # not take, stops reading, and resumes once it is flushed.
+            big = os.urandom(4 << 20)
+            late = socket.create_connection((e.host, e.port), timeout=10)
+            writer = threading.Thread(target=late.sendall, args=(big,))
+            writer.start()
+            time.sleep(0.2)
+            self.assertEqual(recv_exactly(late, len(big)), big)
+            writer.join(timeout=10)
+            sent += len(big)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.settimeout(5)
+                for n in (1, 512, 1472, 9000, 65507):
+                    d = os.urandom(n)
+                    u.sendto(d, (e.host, e.port))
+                    self.assertEqual(u.recv(65536), d)
+            idle = socket.create_connection((e.host, e.port), timeout=10)
+            self.assertEqual(idle.recv(1), b"")  # closed by the server's idle timeout
+            for s in socks + [late, idle]:
+                s.close()
+            stats = e.stop_json()["stats"]
+        self.assertEqual(stats["tcp_bytes"], sent)
+        self.assertEqual(stats["udp_replies"], 5)
+        self.assertEqual(stats["connections_total"], 42)
+        self.assertGreaterEqual(stats["connections_idle_closed"], 1)
+        self.assertEqual(stats["connections_reset"], 0)
+
+    def test_epoll(self):
+        self.check("epoll")
+
+    def test_poll(self):
+        self.check("poll")
+
+    def test_uring(self):
+        self.check("uring")
+
+    def test_an_unknown_backend_names_the_token(self):
+        r = run(["netdx-echo", "--backend", "kqueue"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("kqueue", r.stderr)
+
+
+class EchoBackendSerial(unittest.TestCase):
+    def test_uring_where_io_uring_is_disabled_is_unavailable_with_the_reason(self):
+        require_root()
+        path = "/proc/sys/kernel/io_uring_disabled"
+        if not os.path.exists(path):
+            self.skipTest("this kernel has no kernel.io_uring_disabled")
+        with open(path) as f:
+            before = f.read().strip()
+        with open(path, "w") as f:
+            f.write("2")
+        try:
+            r = run(["netdx-echo", "--listen", "127.0.0.1:0", "--backend", "uring", "--json",
+                     "--duration", "1s"])
+        finally:
+            with open(path, "w") as f:
+                f.write(before)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("--backend uring: not available here", r.stderr)
+        self.assertIs(json.loads(r.stdout)["passed"], False)
 
 
 class EchoErrors(unittest.TestCase):

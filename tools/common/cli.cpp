@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <netdx/net/event_loop.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/sys/parse_error.hpp>
 #include <netdx/version.hpp>
@@ -215,6 +216,27 @@ CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& out
     auto* opt = app.add_option(name, out, desc)->check(CLI::IsMember(choices));
     choice_registry()[opt] = choices;
     return opt;
+}
+
+CLI::Option* add_backend(CLI::App& app, std::string& out, const std::vector<std::string>& choices) {
+    out = choices.front();
+    std::string names;
+    for (const auto& c : choices)
+        names += (names.empty() ? "" : ", ") + c;
+    return add_choice(app, "--backend", out, choices,
+                      fmt::format("Readiness backend of the event loop: {} (default {}; uring "
+                                  "is io_uring poll, re-armed after each event)",
+                                  names, choices.front()));
+}
+
+Backend loop_backend(const std::string& name) {
+    const auto b = loop_backend_from_name(name);
+    if (!b) throw ParseError(fmt::format("--backend: unknown backend '{}'", name));
+    const auto probe = probe_backend(*b);
+    if (!probe.available)
+        throw ToolFailure(ExitCode::unavailable,
+                          fmt::format("--backend {}: not available here: {}", name, probe.reason));
+    return *b;
 }
 
 void mark_file(CLI::Option* option) {

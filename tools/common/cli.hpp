@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include <netdx/net/backends.hpp>
 #include <netdx/report/color.hpp>
 #include <netdx/report/exit_code.hpp>
 #include <netdx/report/metric.hpp>
@@ -73,6 +74,12 @@ CLI::Option* add_count(CLI::App& app, const std::string& name, std::uint64_t& ou
 /// A string option limited to `choices` (completions offer them).
 CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& out,
                         const std::vector<std::string>& choices, const std::string& desc);
+/// --backend for a tool that runs on the EventLoop: `choices` are the names it offers (see
+/// loop_backend_from_name), the first one the default.
+CLI::Option* add_backend(CLI::App& app, std::string& out, const std::vector<std::string>& choices);
+/// The backend by name, checked to work on this kernel: one it cannot run (io_uring disabled
+/// by sysctl or seccomp …) is a ToolFailure 69 naming the reason, not a crash later.
+[[nodiscard]] Backend loop_backend(const std::string& name);
 /// Marks an option as taking a file name (completions offer files).
 void mark_file(CLI::Option* option);
 

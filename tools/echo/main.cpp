@@ -61,6 +61,7 @@ struct Options {
     Nanos stats_interval = 0;
     Nanos duration = 0;
     Nanos spin = EchoConfig{}.spin;
+    std::string backend;
 };
 
 void setup(CLI::App& app, Options& o) {
@@ -92,6 +93,7 @@ void setup(CLI::App& app, Options& o) {
         app, "--spin", o.spin,
         "Poll without sleeping this long after traffic while it is dense (lower "
         "RTT for ping-pong peers, costs CPU only during such traffic; default 50us; 0: off)");
+    cli::add_backend(app, o.backend, {"epoll", "poll", "uring"});
     cli::add_duration(app, "--stats-interval", o.stats_interval, "Print statistics this often");
     cli::add_duration(app, "--duration", o.duration,
                       "Stop after this long (default: until SIGINT/SIGTERM)");
@@ -194,6 +196,7 @@ int run(const Options& o) {
     cfg.threads = o.threads > 0 ? o.threads : std::max(1, info.usable_cpus);
     cfg.idle_timeout = o.idle_timeout;
     cfg.spin = o.spin;
+    cfg.backend = cli::loop_backend(o.backend);
     cfg.max_connections = o.max_connections;
     cfg.udp_rate_limit = o.udp_rate_limit;
     cfg.write_buffer = static_cast<std::size_t>(std::max<std::uint64_t>(o.write_buffer, 1));
@@ -219,15 +222,16 @@ int run(const Options& o) {
     const auto protocols = std::string(cfg.tcp && cfg.udp ? "tcp+udp" : cfg.tcp ? "tcp" : "udp");
     if (!o.common.quiet)
         std::cerr << fmt::format(
-            "netdx-echo: listening on {} ({}), {} thread{} x {} process{}, fd limit {}\n",
+            "netdx-echo: listening on {} ({}), {} thread{} x {} process{}, {}, fd limit {}\n",
             server->local_endpoint().to_string(), protocols, cfg.threads,
             cfg.threads == 1 ? "" : "s", o.processes, o.processes == 1 ? "" : "es",
-            format_count(limit.soft));
+            backend_name(cfg.backend), format_count(limit.soft));
     if (o.common.format == Format::ndjson) {
         cli::write_stdout(nlohmann::json{{"type", "listening"},
                                          {"address", server->local_endpoint().to_string()},
                                          {"port", server->local_endpoint().port()},
-                                         {"protocols", protocols}}
+                                         {"protocols", protocols},
+                                         {"backend", backend_name(cfg.backend)}}
                               .dump() +
                           "\n");
     }

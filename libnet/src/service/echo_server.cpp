@@ -1,12 +1,12 @@
 #include <array>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <string>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -15,9 +15,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <netdx/net/epoll_poller.hpp>
+#include <netdx/net/event_loop.hpp>
 #include <netdx/net/socket.hpp>
-#include <netdx/net/timing_wheel.hpp>
 #include <netdx/service/echo_server.hpp>
 #include <netdx/sys/system_error.hpp>
 
@@ -59,9 +58,6 @@ EchoStats EchoStats::from_json(const nlohmann::json& j) {
 
 namespace {
 
-constexpr std::uint64_t kTokenStop = ~std::uint64_t{0};
-constexpr std::uint64_t kTokenListen = kTokenStop - 1;
-constexpr std::uint64_t kTokenUdp = kTokenStop - 2;
 constexpr std::size_t kUdpBatch = 16;
 constexpr std::size_t kMaxDatagram = 65536;
 
@@ -114,99 +110,76 @@ Fd open_listener(const Endpoint& at, Protocol protocol, int backlog) {
 } // namespace
 
 struct EchoServer::Worker {
-    /// A TCP connection. It is its own timer entry (intrusive: arming allocates nothing).
-    struct Conn : TimerEntry {
+    /// A TCP connection: its own channel and its own timer entry (intrusive: arming
+    /// allocates nothing).
+    struct Conn final : TimerEntry, Channel {
+        Worker* worker = nullptr;
         Fd fd;
         std::string pending;    ///< echo bytes the socket did not take yet
         std::size_t offset = 0; ///< sent part of pending
         Nanos last_active = 0;  ///< only kept with an idle timeout
+        void on_event(const PollEvent& ev) override { worker->on_conn_event(*this, ev); }
+    };
+    /// The listener and the UDP socket: one channel each, calling back into the worker.
+    struct Callback final : Channel {
+        std::function<void()> fn;
+        void on_event(const PollEvent&) override { fn(); }
     };
 
     Worker(const EchoConfig& c, std::atomic<std::uint64_t>& shared, Fd tcp, Fd udp_fd)
         : cfg(c), shared_now(shared), listen(std::move(tcp)), udp(std::move(udp_fd)),
-          wheel(c.idle_timeout > 0 ? std::max<Nanos>(c.idle_timeout / 64, kNanosPerMilli)
-                                   : kNanosPerSecond,
-                256, monotonic_ns()),
           read_buffer(
               std::min<std::size_t>(std::max<std::size_t>(cfg.write_buffer, 1), 64 * 1024)) {
-        if (listen) poller.add(listen.get(), interest::read, kTokenListen);
-        if (udp) {
-            poller.add(udp.get(), interest::read, kTokenUdp);
-            udp_buffers.resize(kUdpBatch * kMaxDatagram);
-        }
+        if (udp) udp_buffers.resize(kUdpBatch * kMaxDatagram);
         spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        on_listen.fn = [this] { accept_all(loop->now()); };
+        on_udp.fn = [this] { echo_datagrams(); };
+    }
+
+    /// Made by start(), not at construction: a process that forks between the two
+    /// (netdx-echo --processes) must not share its eventfd or io_uring with its children,
+    /// whose copy of the server is destroyed right after the fork.
+    void make_loop() {
+        EventLoop::Options o;
+        o.backend = cfg.backend;
+        o.spin = cfg.spin;
+        o.wheel_tick = cfg.idle_timeout > 0 ? std::max<Nanos>(cfg.idle_timeout / 64, kNanosPerMilli)
+                                            : kNanosPerSecond;
+        o.wheel_slots = 256;
+        loop = std::make_unique<EventLoop>(o);
+        loop->on_wheel_expiry(
+            [this](TimerEntry& e, Nanos now) { on_idle_timer(static_cast<Conn&>(e), now); });
+        if (listen) loop->watch(listen.get(), interest::read, on_listen);
+        if (udp) loop->watch(udp.get(), interest::read, on_udp);
+        loop->flush();
     }
 
     void run() {
         try {
-            loop();
+            cpu.store(::sched_getcpu(), std::memory_order_relaxed);
+            while (!loop->stop_requested()) {
+                loop->run_once(-1);
+                cpu.store(::sched_getcpu(), std::memory_order_relaxed);
+            }
         } catch (const std::exception& e) {
             std::lock_guard lock(error_mutex);
             error = e.what();
         }
         for (auto& c : conns)
             if (c) close_conn(*c, nullptr);
+        if (listen) loop->unwatch(listen.get());
+        if (udp) loop->unwatch(udp.get());
         listen.reset();
         udp.reset();
     }
 
-    void loop() {
-        std::array<PollEvent, 256> events;
-        // Without an idle timeout nothing needs the time: no clock reads per message.
-        const bool timed = cfg.idle_timeout > 0;
-        // Spinning is adaptive: it is tried only when the previous idle gap (from the end of
-        // one batch to the next event) was within the budget, so sparse traffic never spins.
-        const bool spins = cfg.spin > 0;
-        const bool clocked = timed || spins;
-        Nanos idle_since = 0;
-        bool dense = false;
-        while (!stopping) {
-            Nanos now = clocked ? monotonic_ns() : 0;
-            if (timed)
-                wheel.advance(now,
-                              [&](TimerEntry& e) { on_idle_timer(static_cast<Conn&>(e), now); });
-            std::size_t n = 0;
-            if (spins && dense) {
-                const Nanos until = now + cfg.spin;
-                // sched_yield: a runnable peer on this CPU (a client on the same machine)
-                // runs instead of waiting for the spin to end; on an idle CPU it returns at once.
-                while ((n = poller.wait(events, 0)) == 0 && !stopping &&
-                       (now = monotonic_ns()) < until)
-                    ::sched_yield();
-            }
-            if (n == 0) n = poller.wait(events, timed ? wheel.next_wait(now) : -1);
-            if (clocked) now = monotonic_ns();
-            if (spins) dense = now - idle_since <= cfg.spin;
-            cpu.store(::sched_getcpu(), std::memory_order_relaxed);
-            for (std::size_t i = 0; i < n; ++i)
-                dispatch(events[i], now);
-            if (spins) idle_since = monotonic_ns();
-        }
-    }
-
-    void dispatch(const PollEvent& ev, Nanos now) {
-        switch (ev.token) {
-        case kTokenStop:
-            stopping = true;
-            return;
-        case kTokenListen:
-            accept_all(now);
-            return;
-        case kTokenUdp:
-            echo_datagrams();
-            return;
-        default:
-            break;
-        }
-        const auto fd = static_cast<std::size_t>(ev.token);
-        if (fd >= conns.size() || !conns[fd]) return; // closed earlier in this batch
-        Conn& c = *conns[fd];
+    void on_conn_event(Conn& c, const PollEvent& ev) {
         if (ev.writable && !c.pending.empty()) {
             if (!flush(c)) return;
         }
         if (ev.readable || ev.error || ev.hangup) {
             if (c.pending.empty())
-                on_readable(c, now);
+                on_readable(c, loop->now());
             else if (ev.error)
                 close_conn(c, &reset);
         }
@@ -240,10 +213,11 @@ struct EchoServer::Worker {
             if (static_cast<std::size_t>(fd) >= conns.size())
                 conns.resize(static_cast<std::size_t>(fd) * 2 + 64);
             auto conn = std::make_unique<Conn>();
+            conn->worker = this;
             conn->fd = std::move(a.fd);
             conn->last_active = now;
-            poller.add(fd, interest::read, static_cast<std::uint64_t>(fd));
-            if (cfg.idle_timeout > 0) wheel.arm(*conn, now, cfg.idle_timeout);
+            loop->watch(fd, interest::read, *conn);
+            if (cfg.idle_timeout > 0) loop->wheel().arm(*conn, now, cfg.idle_timeout);
             conns[static_cast<std::size_t>(fd)] = std::move(conn);
             current.add(1);
             total.add(1);
@@ -281,7 +255,7 @@ struct EchoServer::Worker {
         // Keep the rest and stop reading until it is flushed: bounded memory per peer.
         c.pending.assign(data + sent, n - sent);
         c.offset = 0;
-        poller.modify(c.fd.get(), interest::write, static_cast<std::uint64_t>(c.fd.get()));
+        loop->modify(c.fd.get(), interest::write);
     }
 
     /// Returns false when the connection was closed.
@@ -298,7 +272,7 @@ struct EchoServer::Worker {
         c.pending.clear();
         c.pending.shrink_to_fit();
         c.offset = 0;
-        poller.modify(c.fd.get(), interest::read, static_cast<std::uint64_t>(c.fd.get()));
+        loop->modify(c.fd.get(), interest::read);
         return true;
     }
 
@@ -307,16 +281,17 @@ struct EchoServer::Worker {
         if (idle >= cfg.idle_timeout)
             close_conn(c, &idle_closed);
         else
-            wheel.arm(c, now, cfg.idle_timeout - idle);
+            loop->wheel().arm(c, now, cfg.idle_timeout - idle);
     }
 
     void close_conn(Conn& c, Counter* reason) {
         if (reason != nullptr) reason->add(1);
-        wheel.cancel(c);
+        loop->wheel().cancel(c);
         const auto fd = static_cast<std::size_t>(c.fd.get());
         current.sub(1);
         shared_now.fetch_sub(1, std::memory_order_relaxed);
-        conns[fd].reset(); // closes the fd, which also leaves the epoll set
+        loop->unwatch(c.fd.get()); // before the close: an io_uring poll holds the file
+        conns[fd].reset();
     }
 
     void echo_datagrams() {
@@ -401,9 +376,9 @@ struct EchoServer::Worker {
 
     const EchoConfig& cfg;
     std::atomic<std::uint64_t>& shared_now;
-    Fd listen, udp, stop_event, spare;
-    EpollPoller poller;
-    TimingWheel wheel;
+    Fd listen, udp, spare;
+    std::unique_ptr<EventLoop> loop;
+    Callback on_listen, on_udp;
     std::vector<char> read_buffer;
     std::vector<char> udp_buffers;
     std::vector<std::unique_ptr<Conn>> conns; ///< indexed by fd
@@ -412,7 +387,6 @@ struct EchoServer::Worker {
         std::uint32_t count = 0;
     };
     std::unordered_map<SourceKey, Window, SourceKeyHash> rate_windows;
-    bool stopping = false;
     std::thread thread;
     std::atomic<int> cpu{-1};
     mutable std::mutex error_mutex;
@@ -458,25 +432,15 @@ EchoServer::~EchoServer() {
 void EchoServer::start() {
     if (started_) return;
     started_ = true;
-    // The stop eventfds are made here, not at construction: a process that forks between the
-    // two (netdx-echo --processes) must not share them with its children, whose copy of this
-    // object is destroyed right after the fork.
-    for (auto& w : workers_) {
-        const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (efd < 0) throw_errno("eventfd for an echo worker");
-        w->stop_event.reset(efd);
-        w->poller.add(efd, interest::read, kTokenStop);
-    }
+    for (auto& w : workers_)
+        w->make_loop();
     for (auto& w : workers_)
         w->thread = std::thread([raw = w.get()] { raw->run(); });
 }
 
 void EchoServer::stop() {
-    for (auto& w : workers_) {
-        if (!w->stop_event) continue; // never started
-        const std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(w->stop_event.get(), &one, sizeof one);
-    }
+    for (auto& w : workers_)
+        if (w->loop) w->loop->stop(); // never started: there is no loop
     for (auto& w : workers_)
         if (w->thread.joinable()) w->thread.join();
 }

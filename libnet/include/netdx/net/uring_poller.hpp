@@ -40,6 +40,9 @@ public:
         return multishot_ ? "uring-multishot" : "uring-oneshot";
     }
     [[nodiscard]] bool oneshot() const override { return !multishot_; }
+    /// A multishot poll completes on each wake-up of the file (new data), not while it stays
+    /// ready: edge semantics, so its users drain like epoll-et's.
+    [[nodiscard]] bool edge_triggered() const override { return multishot_; }
 
 private:
     struct Entry {

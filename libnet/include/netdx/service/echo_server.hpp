@@ -1,11 +1,12 @@
 #pragma once
-/// RFC 862 echo over TCP and UDP on one port, one epoll loop per thread.
+/// RFC 862 echo over TCP and UDP on one port, one EventLoop per thread (any level-triggered
+/// backend: epoll, poll, io_uring one-shot polls).
 ///
 ///   thread 0                thread 1               ...   (SO_REUSEPORT: the kernel spreads
 ///   +------------------+    +------------------+          new connections and datagrams
 ///   | TCP listen :7007 |    | TCP listen :7007 |          over the threads' sockets)
 ///   | UDP socket :7007 |    | UDP socket :7007 |
-///   | epoll, wheel     |    | epoll, wheel     |
+///   | EventLoop, wheel |    | EventLoop, wheel |
 ///   | connections ...  |    | connections ...  |
 ///   +------------------+    +------------------+
 ///
@@ -29,6 +30,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <netdx/net/backends.hpp>
 #include <netdx/net/endpoint.hpp>
 #include <netdx/sys/clock.hpp>
 
@@ -50,6 +52,9 @@ struct EchoConfig {
     /// server sleeps. With a peer on the same machine it yields the CPU while it spins, so a
     /// busy client loses nothing. 0: always block.
     Nanos spin = 50 * kNanosPerMicro;
+    /// The loop's readiness backend; its handlers read once per event, so a level-triggered
+    /// one (not epoll-et nor uring-multishot).
+    Backend backend = Backend::epoll;
 };
 
 struct EchoStats {
