@@ -90,3 +90,68 @@ class TcpPeer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class SelectorEcho:
+    """A TCP echo server in this process (Python's selectors, one thread), counting what it
+    accepted, echoed and saw closed: the truth for a flood's counts."""
+
+    def __init__(self):
+        import selectors
+        self.sel = selectors.DefaultSelector()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4096)
+        self.listener.setblocking(False)
+        self.port = self.listener.getsockname()[1]
+        self.sel.register(self.listener, selectors.EVENT_READ)
+        self.accepted = self.echoed = self.closed = 0
+        self.open = {}
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import selectors
+        while self.running:
+            for key, _ in self.sel.select(timeout=0.1):
+                if key.fileobj is self.listener:
+                    while True:
+                        try:
+                            c, _ = self.listener.accept()
+                        except BlockingIOError:
+                            break
+                        c.setblocking(False)
+                        self.accepted += 1
+                        self.open[c.fileno()] = c
+                        self.sel.register(c, selectors.EVENT_READ)
+                    continue
+                c = key.fileobj
+                try:
+                    data = c.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                if data:
+                    c.sendall(data)  # tiny messages: the socket buffer takes them
+                    self.echoed += len(data)
+                    continue
+                self.sel.unregister(c)
+                self.open.pop(c.fileno(), None)
+                c.close()
+                self.closed += 1
+
+    def close(self):
+        self.running = False
+        self.thread.join(timeout=5)
+        for c in self.open.values():
+            c.close()
+        self.listener.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

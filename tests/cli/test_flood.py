@@ -8,7 +8,7 @@ import unittest
 
 from echo_server import EchoProcess
 from netdx_test import TIMEOUT, binary, fresh_netns, run
-from peers import TcpPeer
+from peers import SelectorEcho, TcpPeer
 
 
 def flood(*args, timeout=TIMEOUT):
@@ -155,6 +155,45 @@ class FloodCounts(unittest.TestCase):
         code, doc, err = flood("-n", "50", "--hold", "0", "--fail-if", "established<100")
         self.assertEqual(code, 1)
         self.assertTrue(doc["checks"][0]["failed"])
+
+
+class FloodBackends(unittest.TestCase):
+    """The same flood on each event-loop backend against a Python echo server, whose own
+    counts are the truth: every connection it accepted is established here, every one is
+    closed at the end, and every echo counted here is bytes it sent back."""
+
+    def check(self, backend):
+        with SelectorEcho() as server:
+            r = run(["netdx-flood", f"127.0.0.1:{server.port}", "-n", "300", "--hold", "1s",
+                     "--send", "16", "--every", "200ms", "--backend", backend, "--verify",
+                     "none", "--json"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            res = json.loads(r.stdout)["result"]
+            deadline = time.monotonic() + 10
+            while server.closed < 300 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(server.accepted, 300)
+            self.assertEqual(res["established"], 300)
+            self.assertEqual(server.closed, 300)
+            self.assertEqual(res["corrupt_echoes"], 0)
+            self.assertGreaterEqual(res["echoes"], 300)  # at least one round each
+            self.assertLessEqual(res["echoes"] * 16, server.echoed)
+            self.assertEqual(res["messages_sent"], res["echoes"] + res["unanswered"])
+
+    def test_epoll_et(self):
+        self.check("epoll-et")
+
+    def test_epoll(self):
+        self.check("epoll")
+
+    def test_poll(self):
+        self.check("poll")
+
+    def test_uring(self):
+        self.check("uring")
+
+    def test_uring_multishot(self):
+        self.check("uring-multishot")
 
 
 class FloodErrors(unittest.TestCase):

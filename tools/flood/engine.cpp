@@ -7,7 +7,6 @@
 #include <cstring>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <random>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -15,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include <netdx/net/epoll_poller.hpp>
+#include <netdx/net/event_loop.hpp>
 #include <netdx/net/socket.hpp>
 #include <netdx/net/timing_wheel.hpp>
 #include <netdx/sys/limits.hpp>
@@ -24,8 +23,6 @@
 namespace netdx::flood {
 
 namespace {
-
-constexpr std::uint64_t kTokenStop = ~std::uint64_t{0};
 
 /// Every counter with its JSON name: add, to_json and from_json walk this one list.
 struct CounterName {
@@ -284,9 +281,21 @@ struct Worker::Impl {
         bool spoke = false; ///< the server sent bytes unasked on it
     };
 
-    explicit Impl(Config c)
-        : cfg(std::move(c)), poller(EpollPoller::Trigger::edge),
-          wheel(kNanosPerMilli, 4096, monotonic_ns()), rng(cfg.seed) {
+    /// Every connection's events come through this one channel (the descriptor is the
+    /// token): no per-connection vtable pointer in a table of a million.
+    struct Sockets final : Channel {
+        Impl* impl = nullptr;
+        void on_event(const PollEvent& ev) override { impl->on_event(ev, monotonic_ns()); }
+    };
+    struct StopChannel final : Channel {
+        bool stopped = false;
+        void on_event(const PollEvent&) override { stopped = true; }
+    };
+
+    explicit Impl(Config c) : cfg(std::move(c)), loop(loop_options(cfg)), rng(cfg.seed) {
+        sockets.impl = this;
+        loop.on_wheel_expiry(
+            [this](TimerEntry& e, Nanos now) { on_timer(static_cast<Conn&>(e), now); });
         for (std::size_t s = 0; s < std::max<std::size_t>(cfg.sources.size(), 1); ++s)
             for (const auto& t : cfg.targets) {
                 const std::string src = cfg.sources.empty() ? "*" : cfg.sources[s].to_string();
@@ -298,9 +307,19 @@ struct Worker::Impl {
         if (cfg.rate > 0) interval = 1e9 / cfg.rate;
     }
 
+    static EventLoop::Options loop_options(const Config& c) {
+        EventLoop::Options o;
+        o.backend = c.backend;
+        o.wheel_tick = kNanosPerMilli;
+        o.wheel_slots = 4096;
+        o.max_events = 512;
+        return o;
+    }
+
     Config cfg;
-    EpollPoller poller;
-    TimingWheel wheel;
+    EventLoop loop;
+    Sockets sockets;
+    StopChannel stop_channel;
     std::mt19937_64 rng;
     std::vector<Conn> conns;
     std::vector<std::string> pair_names;
@@ -366,10 +385,10 @@ struct Worker::Impl {
         // Registered after connect(): edge-triggered, a handshake that completed meanwhile
         // is still reported (the first registration reports the current state).
         if (rc == 0 || err == EINPROGRESS)
-            poller.add(fd, interest::read | interest::write, static_cast<std::uint64_t>(fd));
+            loop.watch(fd, interest::read | interest::write, sockets);
         if (rc == 0) return on_connected(fd, monotonic_ns());
         if (err == EINPROGRESS) {
-            wheel.arm(c, now, cfg.connect_timeout);
+            loop.wheel().arm(c, now, cfg.connect_timeout);
             return;
         }
         --p.inflight;
@@ -380,14 +399,15 @@ struct Worker::Impl {
     /// Closes the descriptor and frees its slot (the caller has done the accounting).
     void release(int fd) {
         Conn& c = conns[static_cast<std::size_t>(fd)];
-        if (c.armed) wheel.cancel(c);
+        if (c.armed) loop.wheel().cancel(c);
         c.state = State::free;
-        ::close(fd); // also leaves the epoll set
+        loop.unwatch(fd); // before the close: an io_uring poll holds the file
+        ::close(fd);
     }
 
     void on_connected(int fd, Nanos now) {
         Conn& c = conns[static_cast<std::size_t>(fd)];
-        if (c.armed) wheel.cancel(c);
+        if (c.armed) loop.wheel().cancel(c);
         --p.inflight;
         ++p.established;
         ++p.open;
@@ -411,6 +431,7 @@ struct Worker::Impl {
         }
         if (!cfg.first_message.empty()) [[maybe_unused]]
             auto n = ::send(fd, cfg.first_message.data(), cfg.first_message.size(), MSG_NOSIGNAL);
+        want_writes(fd, false); // level-triggered: an idle socket is always writable
         arm_established(c, now);
     }
 
@@ -447,7 +468,7 @@ struct Worker::Impl {
             const Nanos left = std::max<Nanos>(c.t + cfg.lifetime - now, 0);
             due = due < 0 ? left : std::min(due, left);
         }
-        if (due >= 0) wheel.arm(c, now, due);
+        if (due >= 0) loop.wheel().arm(c, now, due);
     }
 
     /// Closes an established connection: `by_us` counts it as closed by us (with FIN or
@@ -482,9 +503,20 @@ struct Worker::Impl {
         while (c.out_left > 0) {
             const std::size_t off = cfg.send_size - c.out_left;
             const ssize_t n = ::send(fd, message.data() + off, c.out_left, MSG_NOSIGNAL);
-            if (n <= 0) return; // EAGAIN: EPOLLOUT (edge) resumes; errors show on read
+            if (n <= 0) { // EAGAIN: the write event resumes; errors show on read
+                want_writes(fd, true);
+                return;
+            }
             c.out_left -= static_cast<std::uint32_t>(n);
         }
+        want_writes(fd, false);
+    }
+
+    /// Level-triggered backends: watch for writes only while there is something to write
+    /// (an edge backend reports each change once, so it keeps both).
+    void want_writes(int fd, bool on) {
+        if (loop.edge_triggered()) return;
+        loop.modify(fd, on ? interest::read | interest::write : interest::read);
     }
 
     void on_timer(Conn& c, Nanos now) {
@@ -616,14 +648,13 @@ struct Worker::Impl {
         message.resize(cfg.send_size);
         for (std::size_t i = 0; i < message.size(); ++i)
             message[i] = static_cast<char>(pattern_byte(i));
-        if (stop_fd >= 0) poller.add(stop_fd, interest::read, kTokenStop);
+        if (stop_fd >= 0) loop.watch(stop_fd, interest::read, stop_channel);
 
         next_at = static_cast<double>(cfg.start);
+        // Wait for the common start time (or a stop).
+        for (Nanos left; (left = cfg.start - monotonic_ns()) > 0 && !stop_channel.stopped;)
+            loop.run_once(left);
         Nanos next_progress = monotonic_ns() + progress_every;
-        std::array<PollEvent, 512> events;
-        bool stopped = false;
-        while (sleep_until_start(stop_fd)) {
-        }
         for (;;) {
             Nanos now = monotonic_ns();
             // Attempts due now; each loop turn also serves events, so completions keep up.
@@ -657,26 +688,17 @@ struct Worker::Impl {
                     on_event_line(R"({"type":"hold_over"})");
                 }
             }
-            if (stopped) break;
+            if (stop_channel.stopped) break;
 
             Nanos wait = next_progress - now;
             if (want_more() && interval > 0 && p.inflight < cfg.max_inflight)
                 wait = std::min<Nanos>(wait, static_cast<Nanos>(next_at) - now);
             if (want_more() && interval == 0 && p.inflight < cfg.max_inflight) wait = 0;
-            const Nanos wheel_wait = wheel.next_wait(now);
-            if (wheel_wait >= 0) wait = std::min(wait, wheel_wait);
             if (phase == Phase::hold && hold_until >= 0 && !hold_over_said)
                 wait = std::min(wait, hold_until - now);
-            const auto n = poller.wait(events, std::max<Nanos>(wait, 0));
-            for (std::size_t i = 0; i < n; ++i) {
-                if (events[i].token == kTokenStop) {
-                    stopped = true;
-                    continue;
-                }
-                on_event(events[i], monotonic_ns());
-            }
+            // The loop also wakes for the timing wheel (connect timeouts, messages, churn).
+            loop.run_once(std::max<Nanos>(wait, 0));
             now = monotonic_ns();
-            wheel.advance(now, [&](TimerEntry& e) { on_timer(static_cast<Conn&>(e), now); });
             if (now >= next_progress) {
                 on_progress(p);
                 next_progress = now + progress_every;
@@ -690,15 +712,6 @@ struct Worker::Impl {
             if (pair_peak[i] > 0) r.pair_peak[pair_names[i]] = pair_peak[i];
         on_progress(p);
         return r;
-    }
-
-    /// Waits for the common start time; false once it has come (or a stop arrived).
-    bool sleep_until_start(int stop_fd) {
-        const Nanos left = cfg.start - monotonic_ns();
-        if (left <= 0) return false;
-        pollfd pfd{stop_fd, POLLIN, 0};
-        const int ms = static_cast<int>(std::min<Nanos>(left / kNanosPerMilli + 1, 1000));
-        return ::poll(&pfd, stop_fd >= 0 ? 1 : 0, ms) == 0;
     }
 };
 

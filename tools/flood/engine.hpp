@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <netdx/measure/histogram.hpp>
+#include <netdx/net/backends.hpp>
 #include <netdx/net/endpoint.hpp>
 #include <netdx/net/ip_address.hpp>
 #include <netdx/sys/clock.hpp>
@@ -54,6 +55,10 @@ struct Config {
     /// Keep-alive check (any target): TCP keepalive on every held connection (1 s idle, then
     /// 3 probes 1 s apart); a connection the server does not hold is reset or times out.
     bool keepalive = false;
+    /// The event loop's backend. Handlers drain every socket to EAGAIN, so the edge
+    /// backends work too; with a level-triggered one a connection watches for writes only
+    /// while it has bytes to write.
+    Backend backend = Backend::epoll_et;
 };
 
 /// The connections one worker holds, as the parent reads them back for the server-side

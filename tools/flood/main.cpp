@@ -101,6 +101,7 @@ struct Options {
     Nanos lifetime = 0;
     Nanos interval = 0;
     std::string verify = "auto";
+    std::string backend;
 };
 
 void setup(CLI::App& app, Options& o) {
@@ -146,6 +147,7 @@ void setup(CLI::App& app, Options& o) {
     cli::add_duration(app, "--lifetime", o.lifetime,
                       "With --churn: how long each connection lives");
     cli::add_duration(app, "--interval", o.interval, "Print a progress line this often");
+    cli::add_backend(app, o.backend, {"epoll-et", "epoll", "poll", "uring", "uring-multishot"});
     cli::add_choice(app, "--verify", o.verify, {"auto", "server", "keepalive", "none"},
                     "Which connections the server really holds: server (count its sockets "
                     "through sock_diag: a target on this machine or in one of its network "
@@ -833,6 +835,7 @@ int run(const Options& o) {
     }
 
     // Which connections will the server hold? Look for its side before starting.
+    const Backend backend = cli::loop_backend(o.backend);
     Verification verification;
     std::optional<flood::ServerCheck> check;
     std::optional<TempDir> endpoint_dir;
@@ -890,6 +893,7 @@ int run(const Options& o) {
         c.pair_stride = k;
         c.seed = i + 1;
         c.keepalive = verification.method == "keepalive";
+        c.backend = backend;
         if (endpoint_dir) {
             c.endpoints_path = fmt::format("{}/worker-{}.ep", endpoint_dir->path, i);
             endpoint_files.push_back(c.endpoints_path);

@@ -9,6 +9,9 @@
 
 namespace netdx {
 
+static_assert(alignof(Channel) >= 8, "Slot keeps three flags in a Channel pointer's low bits");
+static_assert(interest::read == 1 && interest::write == 2, "Slot packs the interests in 2 bits");
+
 namespace {
 /// Timers that come due while timers run (one re-arming itself at once) wait for the next
 /// turn past this many, so descriptor events are never starved.
@@ -39,31 +42,30 @@ void EventLoop::watch(int fd, std::uint32_t interests, Channel& ch) {
     const auto i = static_cast<std::size_t>(fd);
     if (slots_.size() <= i) slots_.resize(std::max(i + 1, slots_.size() * 2));
     Slot& s = slots_[i];
-    if (s.channel != nullptr)
+    if (s.channel() != nullptr)
         throw std::system_error(EEXIST, std::generic_category(),
                                 fmt::format("event loop: fd {} is watched already", fd));
     poller_->add(fd, interests, static_cast<std::uint64_t>(fd));
-    s = {&ch, interests, true};
+    s.set(&ch, interests, true);
     ++watched_;
 }
 
 void EventLoop::modify(int fd, std::uint32_t interests) {
     const auto i = static_cast<std::size_t>(fd);
-    if (fd < 0 || i >= slots_.size() || slots_[i].channel == nullptr)
+    if (fd < 0 || i >= slots_.size() || slots_[i].channel() == nullptr)
         throw std::system_error(ENOENT, std::generic_category(),
                                 fmt::format("event loop: modify fd {}, which is not watched", fd));
     Slot& s = slots_[i];
     // A one-shot backend disarmed after its event is re-armed by this call whatever the
     // interests; on the others an unchanged set needs no system call.
-    if (s.interests == interests && s.armed && !poller_->oneshot()) return;
+    if (s.interests() == interests && s.armed() && !poller_->oneshot()) return;
     poller_->modify(fd, interests, static_cast<std::uint64_t>(fd));
-    s.interests = interests;
-    s.armed = true;
+    s.set(s.channel(), interests, true);
 }
 
 void EventLoop::unwatch(int fd) {
     const auto i = static_cast<std::size_t>(fd);
-    if (fd < 0 || i >= slots_.size() || slots_[i].channel == nullptr) return;
+    if (fd < 0 || i >= slots_.size() || slots_[i].channel() == nullptr) return;
     poller_->remove(fd);
     slots_[i] = {};
     --watched_;
@@ -71,7 +73,7 @@ void EventLoop::unwatch(int fd) {
 
 bool EventLoop::watching(int fd) const {
     const auto i = static_cast<std::size_t>(fd);
-    return fd >= 0 && i < slots_.size() && slots_[i].channel != nullptr;
+    return fd >= 0 && i < slots_.size() && slots_[i].channel() != nullptr;
 }
 
 EventLoop::TimerId EventLoop::run_at(Nanos when, std::function<void()> fn) {
@@ -128,13 +130,16 @@ std::size_t EventLoop::run_once(Nanos max_wait) {
     const bool oneshot = poller_->oneshot();
     for (std::size_t k = 0; k < n; ++k) {
         const auto fd = static_cast<std::size_t>(events_[k].token);
-        if (fd >= slots_.size() || slots_[fd].channel == nullptr) continue; // unwatched since
-        if (oneshot) slots_[fd].armed = false;
-        slots_[fd].channel->on_event(events_[k]);
-        // Still watched and not re-armed by its handler: a one-shot poll is armed again.
-        if (oneshot && fd < slots_.size() && slots_[fd].channel != nullptr && !slots_[fd].armed) {
-            poller_->modify(static_cast<int>(fd), slots_[fd].interests, fd);
-            slots_[fd].armed = true;
+        if (fd >= slots_.size() || slots_[fd].channel() == nullptr) continue; // unwatched since
+        Slot& s = slots_[fd];
+        if (oneshot) s.set(s.channel(), s.interests(), false);
+        s.channel()->on_event(events_[k]);
+        // Still watched and not re-armed by its handler: a one-shot poll is armed again. (The
+        // handler may have grown slots_: index again.)
+        Slot& after = slots_[fd];
+        if (oneshot && after.channel() != nullptr && !after.armed()) {
+            poller_->modify(static_cast<int>(fd), after.interests(), fd);
+            after.set(after.channel(), after.interests(), true);
         }
     }
     if (has_posted_.load(std::memory_order_acquire)) run_posted();

@@ -126,10 +126,26 @@ public:
     [[nodiscard]] std::size_t watched() const { return watched_; }
 
 private:
+    /// One word per descriptor (a flooder holds a million): the channel pointer, whose
+    /// alignment leaves its low three bits free for the interests and the armed flag.
+    ///
+    ///   63                                   3    2       1       0
+    ///  +--------------------------------------+-------+-------+------+
+    ///  | Channel*                             | armed | write | read |
+    ///  +--------------------------------------+-------+-------+------+
     struct Slot {
-        Channel* channel = nullptr;
-        std::uint32_t interests = 0;
-        bool armed = false; ///< one-shot backends: a poll is pending for it
+        static constexpr std::uintptr_t kArmed = 4, kFlags = 7;
+        std::uintptr_t bits = 0;
+        [[nodiscard]] Channel* channel() const {
+            return reinterpret_cast<Channel*>(bits & ~kFlags);
+        }
+        [[nodiscard]] std::uint32_t interests() const {
+            return static_cast<std::uint32_t>(bits & 3);
+        }
+        [[nodiscard]] bool armed() const { return (bits & kArmed) != 0; }
+        void set(Channel* ch, std::uint32_t interests, bool armed) {
+            bits = reinterpret_cast<std::uintptr_t>(ch) | (interests & 3) | (armed ? kArmed : 0);
+        }
     };
     struct Wakeup final : Channel {
         EventLoop* loop = nullptr;
