@@ -12,7 +12,7 @@ import unittest
 
 from echo_server import EchoProcess
 from netdx_test import TIMEOUT, binary, require_program, run, run_json
-from peers import TcpPeer, UdpDropper
+from peers import SelectorEcho, TcpPeer, UdpDropper
 
 SHORT = ["--duration", "1s", "--warmup", "100ms"]
 
@@ -197,6 +197,42 @@ class ProbeUdpLoss(unittest.TestCase):
         # Every datagram the dropper swallowed is lost, less the few still in flight at the end.
         self.assertLessEqual(res["lost"], dropper.dropped)
         self.assertGreaterEqual(res["lost"], dropper.dropped - 16)
+
+
+class ProbeBackends(unittest.TestCase):
+    """Many connections and paced runs on each event-loop backend, against peers in this
+    test whose own counts are the truth: a Python echo server's bytes, a UDP echo that drops
+    every 10th datagram."""
+
+    def check(self, backend):
+        with SelectorEcho() as server:
+            r, doc = run_json(["netdx-probe", f"127.0.0.1:{server.port}", "-c", "20", "-s", "100",
+                               "--count", "3000", "--warmup", "0", "--duration", "30s",
+                               "--backend", backend])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["environment"]["backend"].split("-")[0], backend.split("-")[0])
+        res = doc["results"][0]
+        self.assertEqual(res["count"], 3000)
+        self.assertEqual(server.accepted, 20)
+        self.assertEqual(server.echoed, res["sent"] * 100)  # every byte sent came back
+        with UdpDropper(every=10) as dropper:
+            r, doc = run_json(["netdx-probe", "--udp", f"127.0.0.1:{dropper.port}", "-c", "4",
+                               "--rate", "2000", "--count", "900", "--warmup", "0", "--timeout",
+                               "50ms", "--duration", "30s", "--backend", backend])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        res = doc["results"][0]
+        self.assertEqual(res["count"], 900)
+        self.assertEqual(res["sent"], dropper.received)
+        self.assertEqual(res["lost"], dropper.dropped)
+
+    def test_epoll(self):
+        self.check("epoll")
+
+    def test_poll(self):
+        self.check("poll")
+
+    def test_uring(self):
+        self.check("uring")
 
 
 class ProbeConnect(unittest.TestCase):

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
+#include <functional>
 #include <limits>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,7 +21,7 @@
 #include <fmt/format.h>
 
 #include <netdx/measure/pacer.hpp>
-#include <netdx/net/epoll_poller.hpp>
+#include <netdx/net/event_loop.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/sys/system_error.hpp>
 
@@ -702,14 +703,32 @@ private:
         return c.tx.size() - c.tx_offset < kMaxQueuedBytes;
     }
 
+    /// The connections' events come through one channel; the descriptor finds the
+    /// connection. What it does is swapped between the run and the drain after it.
+    struct ConnChannel final : Channel {
+        std::function<void(std::size_t ci, const PollEvent&)> fn;
+        std::vector<std::size_t> conn_of_fd;
+        void on_event(const PollEvent& ev) override {
+            fn(conn_of_fd[static_cast<std::size_t>(ev.token)], ev);
+        }
+    };
+
     void event_loop() {
-        EpollPoller poller;
+        EventLoop::Options lo;
+        lo.backend = cfg_.backend;
+        lo.busy_poll = cfg_.busy_poll;
+        lo.max_events = 64;
+        EventLoop loop(lo);
+        ConnChannel channel;
         auto fds = take_connections();
         if (fds.empty()) return;
         std::vector<Conn> conns(fds.size());
         for (std::size_t i = 0; i < conns.size(); ++i) {
             conns[i].fd = std::move(fds[i]);
-            poller.add(conns[i].fd.get(), interest::read, i);
+            const auto fd = static_cast<std::size_t>(conns[i].fd.get());
+            if (channel.conn_of_fd.size() <= fd) channel.conn_of_fd.resize(fd + 1);
+            channel.conn_of_fd[fd] = i;
+            loop.watch(conns[i].fd.get(), interest::read, channel);
         }
         SeqWindow window(cfg_.protocol == Protocol::udp);
         std::deque<std::pair<std::size_t, std::uint64_t>>
@@ -764,7 +783,7 @@ private:
             if (done < cfg_.size) {
                 c.tx.assign(pattern_.at(seq) + done, cfg_.size - done);
                 c.tx_offset = 0;
-                poller.modify(c.fd.get(), interest::read | interest::write, ci);
+                loop.modify(c.fd.get(), interest::read | interest::write);
             }
             return true;
         };
@@ -776,7 +795,17 @@ private:
                     ok = send_one(ci, monotonic_ns());
         }
 
-        std::array<PollEvent, 64> events;
+        channel.fn = [&](std::size_t ci, const PollEvent& ev) {
+            if (!ok) return; // failed earlier in this batch
+            Conn& c = conns[ci];
+            if (ev.writable && !c.tx.empty() && !flush(c, loop)) {
+                ok = false;
+                return;
+            }
+            if (!(ev.readable || ev.error || ev.hangup)) return;
+            ok = cfg_.protocol == Protocol::tcp ? read_tcp(c, ci, rx, send_one, paced)
+                                                : read_udp(c, rx, window, ci, send_one, paced);
+        };
         while (ok) {
             Nanos now = monotonic_ns();
             tick_interval(now);
@@ -841,75 +870,70 @@ private:
                 if (auto* e = window.find(udp_deadlines.front().second))
                     wait = std::min(wait, e->actual + cfg_.timeout - now);
             }
-            if (cfg_.busy_poll || wait < 0) wait = 0;
-            const auto n = poller.wait(events, std::max<Nanos>(wait, 0));
-            for (std::size_t i = 0; i < n && ok; ++i) {
-                const auto ci = static_cast<std::size_t>(events[i].token);
-                Conn& c = conns[ci];
-                if (events[i].writable && !c.tx.empty() && !flush(c, poller, ci)) {
-                    ok = false;
-                    break;
-                }
-                if (!(events[i].readable || events[i].error || events[i].hangup)) continue;
-                ok = cfg_.protocol == Protocol::tcp ? read_tcp(c, ci, rx, send_one, paced)
-                                                    : read_udp(c, rx, window, ci, send_one, paced);
-            }
+            loop.run_once(std::max<Nanos>(wait, 0)); // busy_poll: the loop never sleeps
         }
-        if (shared_.failed()) return;
+        if (shared_.failed()) return unwatch_all(conns, loop);
         result.skipped = std::max(result.skipped, pacer.skipped());
         // TCP streams are kept for the next size only once every echo owed is read back.
-        if (cfg_.protocol == Protocol::tcp) drain(conns, poller, rx);
+        if (cfg_.protocol == Protocol::tcp) drain(conns, loop, channel, rx);
+        unwatch_all(conns, loop);
         std::vector<Fd> healthy;
         for (auto& c : conns)
             healthy.push_back(std::move(c.fd));
         keep(std::move(healthy));
     }
 
+    /// Before the loop goes (and before a close): an io_uring poll holds the file.
+    static void unwatch_all(std::vector<Conn>& conns, EventLoop& loop) {
+        for (auto& c : conns)
+            if (c.fd) loop.unwatch(c.fd.get());
+    }
+
     /// After the run: sends what is still queued and reads the echoes still owed, for at
     /// most the timeout; a connection that does not get there is closed, not kept.
-    void drain(std::vector<Conn>& conns, EpollPoller& poller, std::vector<char>& rx) {
+    void drain(std::vector<Conn>& conns, EventLoop& loop, ConnChannel& channel,
+               std::vector<char>& rx) {
         const Nanos until = monotonic_ns() + std::min<Nanos>(cfg_.timeout, kNanosPerSecond);
         auto pending = [&] {
             return std::any_of(conns.begin(), conns.end(), [&](const Conn& c) {
                 return c.fd && (c.owed(cfg_.size) > 0 || !c.tx.empty());
             });
         };
-        std::array<PollEvent, 64> events;
-        while (pending() && monotonic_ns() < until) {
-            const auto n = poller.wait(events, 50 * kNanosPerMilli);
-            for (std::size_t i = 0; i < n; ++i) {
-                Conn& c = conns[static_cast<std::size_t>(events[i].token)];
-                if (!c.fd) continue;
-                if (events[i].writable && !c.tx.empty() &&
-                    !flush(c, poller, static_cast<std::size_t>(events[i].token))) {
-                    c.fd.reset();
+        auto drop = [&](Conn& c) { // closed or failed: not kept
+            loop.unwatch(c.fd.get());
+            c.fd.reset();
+        };
+        channel.fn = [&](std::size_t ci, const PollEvent& ev) {
+            Conn& c = conns[ci];
+            if (!c.fd) return;
+            if (ev.writable && !c.tx.empty() && !flush(c, loop)) {
+                drop(c);
+                return;
+            }
+            while (c.owed(cfg_.size) > 0) {
+                const ssize_t r = ::recv(c.fd.get(), rx.data(),
+                                         std::min(rx.size(), c.owed(cfg_.size)), MSG_DONTWAIT);
+                if (r > 0) {
+                    std::size_t got = static_cast<std::size_t>(r) + c.rx_offset;
+                    while (got >= cfg_.size && !c.inflight.empty()) {
+                        c.inflight.pop_front();
+                        got -= cfg_.size;
+                    }
+                    c.rx_offset = got;
                     continue;
                 }
-                while (c.owed(cfg_.size) > 0) {
-                    const ssize_t r = ::recv(c.fd.get(), rx.data(),
-                                             std::min(rx.size(), c.owed(cfg_.size)), MSG_DONTWAIT);
-                    if (r > 0) {
-                        std::size_t got = static_cast<std::size_t>(r) + c.rx_offset;
-                        while (got >= cfg_.size && !c.inflight.empty()) {
-                            c.inflight.pop_front();
-                            got -= cfg_.size;
-                        }
-                        c.rx_offset = got;
-                        continue;
-                    }
-                    if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
-                    c.fd.reset(); // closed or failed: not kept
-                    break;
-                }
+                if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
+                drop(c);
+                break;
             }
-        }
-        for (auto& c : conns) {
-            if (c.fd && (c.owed(cfg_.size) > 0 || !c.tx.empty())) c.fd.reset();
-            if (c.fd) poller.remove(c.fd.get());
-        }
+        };
+        while (pending() && monotonic_ns() < until)
+            loop.run_once(50 * kNanosPerMilli);
+        for (auto& c : conns)
+            if (c.fd && (c.owed(cfg_.size) > 0 || !c.tx.empty())) drop(c);
     }
 
-    bool flush(Conn& c, EpollPoller& poller, std::size_t ci) {
+    bool flush(Conn& c, EventLoop& loop) {
         const ssize_t w = ::send(c.fd.get(), c.tx.data() + c.tx_offset, c.tx.size() - c.tx_offset,
                                  MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
@@ -921,7 +945,7 @@ private:
         if (c.tx_offset == c.tx.size()) {
             c.tx.clear();
             c.tx_offset = 0;
-            poller.modify(c.fd.get(), interest::read, ci);
+            loop.modify(c.fd.get(), interest::read);
         } else if (c.tx_offset > kMaxQueuedBytes) { // keep the buffer from only growing
             c.tx.erase(0, c.tx_offset);
             c.tx_offset = 0;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <netdx/measure/histogram.hpp>
+#include <netdx/net/backends.hpp>
 #include <netdx/net/endpoint.hpp>
 #include <netdx/net/socket.hpp>
 #include <netdx/sys/clock.hpp>
@@ -45,6 +46,10 @@ struct Config {
     bool poisson = false;
     Nanos timeout = kNanosPerSecond; ///< per request (UDP: then lost) and per connect
     bool busy_poll = false;
+    /// The event loop's backend for many connections and paced runs (level-triggered:
+    /// the handlers read once per event). One connection in ping-pong needs no loop: it
+    /// reads with blocking (or, with busy_poll, non-blocking) recv.
+    Backend backend = Backend::epoll;
     std::vector<int> cpus; ///< pin thread i to cpus[i % size]
     Nanos interval = 0;
     bool close_rst = false; ///< connect mode: close with RST (no TIME_WAIT left behind)

@@ -95,6 +95,7 @@ struct Options {
     std::string hdr_log;
     bool half_rtt = false;
     bool busy_poll = false;
+    std::string backend;
     std::string cpus;
 };
 
@@ -152,6 +153,7 @@ void setup(CLI::App& app, Options& o) {
                        "Write the RTT distribution in HdrHistogram's percentile text format (us)"));
     app.add_flag("--half-rtt", o.half_rtt,
                  "Also report RTT/2 as a one-way estimate (labelled as such)");
+    cli::add_backend(app, o.backend, {"epoll", "poll", "uring"});
     app.add_flag("--busy-poll", o.busy_poll,
                  "Spin on non-blocking reads (and SO_BUSY_POLL where allowed)");
     app.add_option("--cpu", o.cpus, "Pin probe threads to these CPUs (e.g. 1 or 0,1)")
@@ -410,6 +412,7 @@ int run(const Options& o) {
     cfg.timeout = o.timeout >= 0 ? o.timeout : (o.udp ? kNanosPerSecond : 5 * kNanosPerSecond);
     if (cfg.timeout == 0) throw ParseError("--timeout must be above zero");
     cfg.busy_poll = o.busy_poll;
+    cfg.backend = cli::loop_backend(o.backend);
     cfg.cpus = parse_cpus(o.cpus);
     cfg.interval = o.interval;
     cfg.close_rst = o.close == "rst";
@@ -692,6 +695,7 @@ int run(const Options& o) {
     probe_cpus.erase(std::unique(probe_cpus.begin(), probe_cpus.end()), probe_cpus.end());
     env.add({"socket_options", "socket options", Unit::none}, Cell(socket_options));
     env.add({"busy_poll", "busy poll", Unit::none}, Cell(cfg.busy_poll));
+    env.add({"backend", "event loop", Unit::none}, Cell(std::string(backend_name(cfg.backend))));
     env.add({"probe_cpus", "probe ran on CPUs", Unit::none}, Cell(format_cpu_list(probe_cpus)));
     env.add({"server_cpus", "server ran on CPUs", Unit::none},
             Cell(embedded ? format_cpu_list(embedded->worker_cpus())
