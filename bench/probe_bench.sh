@@ -69,21 +69,31 @@ done
 
 echo
 echo "== echo messages/s, 64 bytes, one server thread, netdx-probe as the client (medians of $REPEATS)"
+echo "   netdx-echo on each event-loop backend (--backend epoll, poll, uring) beside the C epoll floor"
+start_echo 1 --backend poll; ECHOP=$ECHO_PORT
+start_echo 1 --backend uring; ECHOU=$ECHO_PORT
 FLOOR_PORT_FILE=$(mktemp)
 "$BIN/floor_epoll_echo" > "$FLOOR_PORT_FILE" &
 PIDS+=($!)
 sleep 0.3
 FLOOR_PORT=$(head -1 "$FLOOR_PORT_FILE")
 for conns in 1 100 10000; do
-  f=(); n=(); z=()
+  f=(); n=(); z=(); pl=(); ur=()
+  rate() { "$BIN/netdx-probe" "127.0.0.1:$1" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate; }
   for ((i = 0; i < REPEATS; i++)); do
-    f+=("$("$BIN/netdx-probe" "127.0.0.1:$FLOOR_PORT" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate)")
-    n+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO1" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate)")
-    z+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO0" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate)")
+    f+=("$(rate "$FLOOR_PORT")")
+    n+=("$(rate "$ECHO1")")
+    z+=("$(rate "$ECHO0")")
+    pl+=("$(rate "$ECHOP")")
+    ur+=("$(rate "$ECHOU")")
   done
   F=$(printf '%s\n' "${f[@]}" | median)
   N=$(printf '%s\n' "${n[@]}" | median)
   Z=$(printf '%s\n' "${z[@]}" | median)
+  P=$(printf '%s\n' "${pl[@]}" | median)
+  U=$(printf '%s\n' "${ur[@]}" | median)
   printf '  %6d connections: floor epoll echo %8.0f msg/s  netdx-echo %8.0f (%.2fx)  --spin 0 %8.0f (%.2fx)\n' \
     "$conns" "$F" "$N" "$(echo "$N/$F" | bc -l)" "$Z" "$(echo "$Z/$F" | bc -l)"
+  printf '  %6s              --backend poll %8.0f (%.2fx)  --backend uring %8.0f (%.2fx)\n' \
+    "" "$P" "$(echo "$P/$F" | bc -l)" "$U" "$(echo "$U/$F" | bc -l)"
 done

@@ -24,7 +24,18 @@ unsigned poll_mask(std::uint32_t interests) {
 UringPoller::UringPoller(bool multishot, unsigned entries)
     : ring_(std::make_unique<io_uring>()), multishot_(multishot) {
     std::memset(ring_.get(), 0, sizeof(io_uring));
-    if (const int rc = ::io_uring_queue_init(entries, ring_.get(), 0); rc < 0)
+    // COOP_TASKRUN (Linux 5.19): a completion posted while this thread runs in user space
+    // waits for its next entry into the kernel instead of interrupting it. Without it every
+    // readiness wake-up signals this thread, which costs more than the poll itself once
+    // thousands of sockets are watched. Older kernels refuse the flag: set up without it.
+    io_uring_params params{};
+    params.flags = IORING_SETUP_COOP_TASKRUN;
+    int rc = ::io_uring_queue_init_params(entries, ring_.get(), &params);
+    if (rc == -EINVAL) {
+        std::memset(ring_.get(), 0, sizeof(io_uring));
+        rc = ::io_uring_queue_init(entries, ring_.get(), 0);
+    }
+    if (rc < 0)
         throw std::system_error(-rc, std::generic_category(),
                                 fmt::format("io_uring_queue_init({})", entries));
 }
@@ -158,6 +169,10 @@ std::size_t UringPoller::submit_and_reap(std::span<PollEvent> out, Nanos timeout
     std::size_t count = 0;
     unsigned head = 0, seen = 0;
     io_uring_for_each_cqe(ring_.get(), head, cqe) {
+        // A full `out` leaves the rest in the completion queue for the next wait. (Reaping
+        // them and re-arming their polls instead made every wait pay for every ready
+        // socket while reporting 256: 0.15x of epoll at 10,000 connections.)
+        if (count == out.size()) break;
         ++seen;
         const std::uint64_t data = ::io_uring_cqe_get_data64(cqe);
         if (data == ~std::uint64_t{0}) continue; // a poll remove's own completion
@@ -169,10 +184,6 @@ std::size_t UringPoller::submit_and_reap(std::span<PollEvent> out, Nanos timeout
         const bool more = multishot_ && (cqe->flags & IORING_CQE_F_MORE) != 0;
         if (!more) e.armed = false;
         if (cqe->res == -ECANCELED) continue;
-        if (count == out.size()) {
-            if (!e.armed) arm(fd); // no room to report it: wait for it again
-            continue;
-        }
         const unsigned r = cqe->res < 0 ? POLLERR : static_cast<unsigned>(cqe->res);
         out[count++] = PollEvent{e.token, (r & (POLLIN | POLLRDHUP)) != 0, (r & POLLOUT) != 0,
                                  (r & (POLLERR | POLLNVAL)) != 0, (r & (POLLHUP | POLLRDHUP)) != 0};
