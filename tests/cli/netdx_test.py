@@ -1,4 +1,5 @@
 """Helpers for the CLI tests: where the built binaries are, and how to run them bounded."""
+import contextlib
 import json
 import os
 import shutil
@@ -42,6 +43,28 @@ def require_program(name):
 def require_root():
     if os.geteuid() != 0:
         raise unittest.SkipTest("needs root (CAP_NET_ADMIN/CAP_NET_RAW)")
+
+
+@contextlib.contextmanager
+def io_uring_disabled():
+    """kernel.io_uring_disabled = 2 for the block (tests that use it are Serial: it is
+    machine-wide), restored after; skips where the kernel has no such switch."""
+    require_root()
+    path = "/proc/sys/kernel/io_uring_disabled"
+    if not os.path.exists(path):
+        raise unittest.SkipTest("this kernel has no kernel.io_uring_disabled")
+    with open(path) as f:
+        before = f.read().strip()
+    try:
+        with open(path, "w") as f:
+            f.write("2")
+    except OSError as e:
+        raise unittest.SkipTest(f"cannot set kernel.io_uring_disabled: {e}")
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(before)
 
 
 TOOLS = ["netdx", "netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states", "netdx-mux", "netdx-trace"]

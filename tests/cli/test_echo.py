@@ -11,7 +11,7 @@ import time
 import unittest
 
 from echo_server import EchoProcess, wait_until
-from netdx_test import TIMEOUT, binary, require_program, require_root, run
+from netdx_test import TIMEOUT, binary, io_uring_disabled, require_program, run
 
 
 def read_to_eof(s):
@@ -345,20 +345,9 @@ class EchoBackends(unittest.TestCase):
 
 class EchoBackendSerial(unittest.TestCase):
     def test_uring_where_io_uring_is_disabled_is_unavailable_with_the_reason(self):
-        require_root()
-        path = "/proc/sys/kernel/io_uring_disabled"
-        if not os.path.exists(path):
-            self.skipTest("this kernel has no kernel.io_uring_disabled")
-        with open(path) as f:
-            before = f.read().strip()
-        with open(path, "w") as f:
-            f.write("2")
-        try:
+        with io_uring_disabled():
             r = run(["netdx-echo", "--listen", "127.0.0.1:0", "--backend", "uring", "--json",
                      "--duration", "1s"])
-        finally:
-            with open(path, "w") as f:
-                f.write(before)
         self.assertEqual(r.returncode, 69, r.stderr)
         self.assertIn("--backend uring: not available here", r.stderr)
         self.assertIs(json.loads(r.stdout)["passed"], False)

@@ -8,7 +8,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from netdx_test import TIMEOUT, binary, require_root, run, run_json
+from netdx_test import TIMEOUT, binary, io_uring_disabled, run, run_json
 
 SMALL = ["--quick", "-n", "10,50", "-k", "1,5", "--rounds", "40", "--warmup", "5",
          "--throughput-time", "20ms"]
@@ -176,22 +176,8 @@ class MuxOptions(unittest.TestCase):
 
 class MuxSkippedSerial(unittest.TestCase):
     def test_io_uring_disabled_is_reported_as_skipped(self):
-        require_root()
-        path = "/proc/sys/kernel/io_uring_disabled"
-        if not os.path.exists(path):
-            self.skipTest("this kernel has no kernel.io_uring_disabled")
-        with open(path) as f:
-            before = f.read().strip()
-        try:
-            with open(path, "w") as f:
-                f.write("2")
-        except OSError as e:
-            self.skipTest(f"cannot set kernel.io_uring_disabled: {e}")
-        try:
+        with io_uring_disabled():
             r, doc = run_json(["netdx-mux", "--quick", "-n", "10", "--rounds", "10", "-m", "ready"])
-        finally:
-            with open(path, "w") as f:
-                f.write(before)
         self.assertEqual(r.returncode, 0, r.stderr)
         rows = {b["backend"]: b for b in doc["backends"]}
         for name in ("uring-oneshot", "uring-multishot"):

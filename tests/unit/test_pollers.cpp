@@ -12,24 +12,15 @@
 #include <netdx/sys/fd.hpp>
 #include <netdx/sys/limits.hpp>
 
+#include "pipes.hpp"
+
 using namespace netdx;
 
 namespace {
 
-struct Pipe {
-    Fd r, w;
-};
-
-Pipe make_pipe() {
-    int p[2];
-    REQUIRE(::pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0);
-    return Pipe{Fd(p[0]), Fd(p[1])};
-}
-
-void put(const Pipe& p, std::size_t n = 1) {
-    const std::string bytes(n, 'x');
-    REQUIRE(::write(p.w.get(), bytes.data(), n) == static_cast<ssize_t>(n));
-}
+using test::make_pipe;
+using test::Pipe;
+using test::put;
 
 void drain(const Pipe& p) {
     char buf[256];
