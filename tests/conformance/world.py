@@ -370,8 +370,19 @@ class Capture:
             time.sleep(0.05)
         raise AssertionError(f"{self.kind} did not start writing {self.path}")
 
-    def finish(self):
-        time.sleep(0.3)  # the last packets through the kernel's buffer
+    def finish(self, settle=0.5, limit=10.0):
+        """Stops the capture once its file has stopped growing for `settle` seconds: a
+        capturer that lags (a loaded machine) still has packets in the kernel's buffer, and
+        SIGINT makes it exit without reading them."""
+        deadline = time.monotonic() + limit
+        size, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            now_size = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+            if now_size != size:
+                size, since = now_size, time.monotonic()
+            elif time.monotonic() - since >= settle:
+                break
+            time.sleep(0.05)
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=10)
