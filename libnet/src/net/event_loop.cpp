@@ -154,13 +154,15 @@ void EventLoop::run(Nanos deadline) {
             continue;
         }
         const Nanos left = deadline - monotonic_ns();
-        if (left <= 0) return;
+        if (left <= 0) break;
         run_once(left);
     }
+    // A stop that came with (or before) a post: the posted work still runs, on this thread.
+    if (has_posted_.load(std::memory_order_acquire)) run_posted();
 }
 
 void EventLoop::stop() {
-    stop_.store(true, std::memory_order_relaxed);
+    stop_.store(true, std::memory_order_release);
     wake();
 }
 

@@ -110,11 +110,13 @@ public:
     /// One turn (see the diagram); returns how many descriptor events were served. A
     /// negative max_wait waits until an event, a timer or a wake-up.
     std::size_t run_once(Nanos max_wait);
-    /// Turns until stop() (or until `deadline`, monotonic ns, when it is not negative).
+    /// Turns until stop() (or until `deadline`, monotonic ns, when it is not negative). What
+    /// was posted before the stop has run when it returns, even if stop() came before run().
     void run(Nanos deadline = -1);
     /// Any thread: run() returns after the current turn; wakes a blocked wait.
     void stop();
-    [[nodiscard]] bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
+    /// Acquire: a thread that sees the stop also sees what was posted before it.
+    [[nodiscard]] bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
     /// Any thread: fn runs on the loop's thread at the end of a turn (a blocked wait wakes).
     void post(std::function<void()> fn);
 
