@@ -21,7 +21,7 @@
 #include <netdx/inspect/diag_filter.hpp>
 #include <netdx/inspect/proc_net_tcp.hpp>
 #include <netdx/inspect/sock_diag.hpp>
-#include <netdx/inspect/tcp_state.hpp>
+#include <netdx/inspect/state_selection.hpp>
 #include <netdx/net/socket.hpp>
 #include <netdx/sys/sysctl.hpp>
 

@@ -8,6 +8,7 @@
 
 #include "checks.hpp"
 #include "cli.hpp"
+#include "tool_registry.hpp"
 
 namespace {
 
@@ -15,8 +16,7 @@ using namespace netdx;
 
 const cli::ToolInfo kInfo{
     .name = "netdx-doctor",
-    .summary =
-        "Describe this machine's network-testing set-up: limits, sysctls, capabilities, clocks",
+    .summary = std::string(registry::tool("netdx-doctor").summary),
     .metrics =
         {
             {"warnings", Unit::count, "number of checks that found a problem"},

@@ -14,7 +14,7 @@
 #include <netdx/report/exit_code.hpp>
 
 #include "cli.hpp"
-#include "tools.hpp"
+#include "tool_registry.hpp"
 
 namespace {
 
@@ -30,8 +30,8 @@ std::string self_dir() {
 
 std::string tool_list() {
     std::string s = "Tools:\n";
-    for (const auto& t : umbrella::kTools)
-        s += fmt::format("  {:<8}  {}\n", t.name, t.summary);
+    for (const auto& t : registry::kTools)
+        if (t.listed) s += fmt::format("  {:<8}  {}\n", t.name, t.summary);
     s += "\nRun 'netdx <tool> --help' for a tool's options; 'man netdx' for the concepts.";
     return s;
 }
@@ -39,8 +39,8 @@ std::string tool_list() {
 int dispatch(int argc, char** argv) {
     const std::string name = argv[1];
     bool known = false;
-    for (const auto& t : umbrella::kTools)
-        known = known || t.name == name;
+    for (const auto& t : registry::kTools)
+        known = known || (t.listed && t.name == name);
     const std::string binary = "netdx-" + name;
     std::vector<char*> args;
     args.push_back(const_cast<char*>(binary.c_str()));
@@ -68,15 +68,15 @@ int dispatch(int argc, char** argv) {
 
 cli::ToolInfo info() {
     cli::ToolInfo i{.name = "netdx",
-                    .summary = "netdx: network diagnostics and load generation tools",
+                    .summary = std::string(registry::tool("netdx").summary),
                     .metrics = {},
                     .ndjson = false,
                     .csv = false,
                     .subcommands = {},
                     .delegate_prefix = "netdx-",
                     .fail_if_example = {}};
-    for (const auto& t : umbrella::kTools)
-        i.subcommands.emplace_back(t.name, t.summary);
+    for (const auto& t : registry::kTools)
+        if (t.listed) i.subcommands.emplace_back(t.name, t.summary);
     return i;
 }
 

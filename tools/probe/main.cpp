@@ -31,6 +31,7 @@
 #include "cli.hpp"
 #include "engine.hpp"
 #include "interrupt.hpp"
+#include "tool_registry.hpp"
 
 namespace {
 
@@ -61,7 +62,7 @@ const std::vector<MetricInfo> kMetrics{
 
 const cli::ToolInfo kInfo{
     .name = "netdx-probe",
-    .summary = "Round-trip latency to an echo server (TCP/UDP): ping-pong, paced, connect",
+    .summary = std::string(registry::tool("netdx-probe").summary),
     .metrics = kMetrics,
     .ndjson = true,
     .csv = true,

@@ -11,6 +11,7 @@
 #include <netdx/inspect/diag_filter.hpp>
 #include <netdx/inspect/listeners.hpp>
 #include <netdx/inspect/sock_diag.hpp>
+#include <netdx/inspect/state_selection.hpp>
 #include <netdx/inspect/tcp_socket.hpp>
 #include <netdx/net/address_list.hpp>
 #include <netdx/sys/clock.hpp>

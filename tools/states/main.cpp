@@ -18,6 +18,7 @@
 #include <netdx/inspect/netns.hpp>
 #include <netdx/inspect/sock_diag.hpp>
 #include <netdx/inspect/socket_owners.hpp>
+#include <netdx/inspect/state_selection.hpp>
 #include <netdx/report/result.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/sys/capabilities.hpp>
@@ -31,6 +32,7 @@
 #include "diagnose.hpp"
 #include "group.hpp"
 #include "interrupt.hpp"
+#include "tool_registry.hpp"
 
 namespace {
 
@@ -50,7 +52,7 @@ std::vector<MetricInfo> metrics_catalog() {
 
 const cli::ToolInfo kInfo{
     .name = "netdx-states",
-    .summary = "TCP sockets by state: TIME-WAIT and CLOSE-WAIT counted, grouped and explained",
+    .summary = std::string(registry::tool("netdx-states").summary),
     .metrics = metrics_catalog(),
     .ndjson = true,
     .csv = true,

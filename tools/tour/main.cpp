@@ -19,7 +19,7 @@
 
 #include "cli.hpp"
 #include "interrupt.hpp"
-#include "steps.hpp"
+#include "tool_registry.hpp"
 
 namespace {
 
@@ -27,7 +27,7 @@ using namespace netdx;
 
 const cli::ToolInfo kInfo{
     .name = "netdx-tour",
-    .summary = "A short, bounded demonstration of every netdx tool on loopback",
+    .summary = std::string(registry::tool("netdx-tour").summary),
     .metrics = {{"failed_steps", Unit::count, "steps that did not exit 0"}},
     .ndjson = false,
     .csv = false,
@@ -63,7 +63,7 @@ struct StepResult {
 };
 
 /// Runs one step; stdout is inherited, or captured when `capture`. Kills it past the timeout.
-StepResult run_step(const tour::Step& step, const std::string& dir, bool capture) {
+StepResult run_step(const registry::TourStep& step, const std::string& dir, bool capture) {
     int pipefd[2] = {-1, -1};
     if (capture && ::pipe2(pipefd, O_CLOEXEC) != 0) throw_errno("creating a pipe for a tour step");
     const std::string path = dir + "/" + step.tool;
@@ -95,7 +95,8 @@ StepResult run_step(const tour::Step& step, const std::string& dir, bool capture
             break;
         }
         const Nanos now = monotonic_ns();
-        if (!killed && (now - start > step.timeout || cli::interrupted())) {
+        if (!killed &&
+            (now - start > step.timeout_seconds * kNanosPerSecond || cli::interrupted())) {
             r.timed_out = !cli::interrupted();
             ::kill(pid, cli::interrupted() ? SIGINT : SIGKILL);
             killed = true;
@@ -123,9 +124,9 @@ int run(const Options& o) {
     const bool human = o.common.format == Format::table;
     const bool color = o.common.stdout_color();
     const auto dir = self_dir();
-    auto steps = tour::default_steps();
+    auto steps = registry::tour_steps();
     if (!o.only.empty()) {
-        std::erase_if(steps, [&](const tour::Step& s) {
+        std::erase_if(steps, [&](const registry::TourStep& s) {
             for (const auto& name : o.only)
                 if (s.tool == "netdx-" + name || s.tool == name) return false;
             return true;
@@ -156,7 +157,7 @@ int run(const Options& o) {
                       << paint(Style::bold, "$ " + command, color) << "\n\n";
             cli::flush_stdout();
         }
-        const auto r = run_step(step, dir, !human && step.supports_json);
+        const auto r = run_step(step, dir, !human);
         const bool ok = r.exit_code == 0 && !r.timed_out;
         // A step that needs a privilege this run lacks (exit 77) is skipped, not failed.
         const bool skipped = !r.timed_out && r.exit_code == to_int(ExitCode::no_permission);

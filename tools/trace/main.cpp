@@ -31,6 +31,7 @@
 #include "interrupt.hpp"
 #include "ladder.hpp"
 #include "summary.hpp"
+#include "tool_registry.hpp"
 #include "writer.hpp"
 
 namespace {
@@ -41,8 +42,7 @@ using netdx::capture::Connection;
 
 const cli::ToolInfo kInfo{
     .name = "netdx-trace",
-    .summary = "TCP handshakes and teardowns from a capture or live: Zeek conn_state and history, "
-               "handshake times, who closed first, who reset",
+    .summary = std::string(registry::tool("netdx-trace").summary),
     .metrics = trace_metrics(),
     .ndjson = true,
     .csv = true,

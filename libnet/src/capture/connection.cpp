@@ -93,7 +93,7 @@ Nanos Connection::first_rst_ts() const {
 }
 
 IpAddress Connection::address(Side s) const {
-    const auto& a = addr[static_cast<int>(s)];
+    const auto& a = addr[static_cast<std::size_t>(s)];
     if (v6) return IpAddress::v6(a);
     return IpAddress::v4(std::uint32_t{a[0]} << 24 | std::uint32_t{a[1]} << 16 |
                          std::uint32_t{a[2]} << 8 | a[3]);

@@ -21,8 +21,8 @@
 #include <string_view>
 
 #include <netdx/capture/conn_state.hpp>
-#include <netdx/inspect/tcp_state.hpp>
 #include <netdx/net/ip_address.hpp>
+#include <netdx/net/tcp_state.hpp>
 #include <netdx/sys/clock.hpp>
 
 namespace netdx::capture {
@@ -131,9 +131,9 @@ struct Connection {
     [[nodiscard]] Nanos first_rst_ts() const;
 
     [[nodiscard]] IpAddress address(Side s) const;
-    [[nodiscard]] std::uint16_t port_of(Side s) const { return port[static_cast<int>(s)]; }
-    [[nodiscard]] const SideState& of(Side s) const { return side[static_cast<int>(s)]; }
-    [[nodiscard]] SideState& of(Side s) { return side[static_cast<int>(s)]; }
+    [[nodiscard]] std::uint16_t port_of(Side s) const { return port[static_cast<std::size_t>(s)]; }
+    [[nodiscard]] const SideState& of(Side s) const { return side[static_cast<std::size_t>(s)]; }
+    [[nodiscard]] SideState& of(Side s) { return side[static_cast<std::size_t>(s)]; }
 
     [[nodiscard]] std::string_view history() const { return {letters, history_len}; }
     [[nodiscard]] ConnState state() const;

@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include <netdx/inspect/tcp_state.hpp>
 #include <netdx/net/endpoint.hpp>
+#include <netdx/net/tcp_state.hpp>
 
 namespace netdx {
 

@@ -1,6 +1,7 @@
 #pragma once
-/// TCP states as the kernel numbers them (include/net/tcp_states.h), their names, and state
-/// selections ("time-wait,close-wait", groups) as the bitmask sock_diag filters on.
+/// TCP states as the kernel numbers them (include/net/tcp_states.h), their names, and the
+/// bitmask sock_diag filters on. Here in net/ because two layers speak of them: inspect/
+/// (sockets the kernel reports) and capture/ (connections seen on the wire).
 ///
 ///   client                                server
 ///   SYN-SENT ──SYN──────────────────────> SYN-RECV      (LISTEN on the server's port)
@@ -15,8 +16,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
-#include <vector>
 
 namespace netdx {
 
@@ -41,6 +42,8 @@ inline constexpr int kTcpStateCount = 13; ///< array size for per-state tables (
 [[nodiscard]] std::string_view state_name(TcpState s);
 /// The state for a name (state_name's spelling, upper case and underscores accepted too).
 [[nodiscard]] std::optional<TcpState> state_from_name(std::string_view name);
+/// A name in state_name's spelling: lower case, '-' for '_', "fin-wait1" as "fin-wait-1".
+[[nodiscard]] std::string normalise_state_name(std::string_view name);
 
 /// One bit per state, bit n for state n: the layout of inet_diag_req_v2.idiag_states.
 using StateMask = std::uint32_t;
@@ -48,24 +51,5 @@ using StateMask = std::uint32_t;
     return StateMask{1} << static_cast<unsigned>(s);
 }
 inline constexpr StateMask kAllStates = 0x1ffe; ///< states 1-12
-
-/// A parsed --state list.
-struct StateSelection {
-    StateMask mask = 0;
-    /// "orphan": of the selected FIN-WAIT-2 sockets only those without an owner (inode 0).
-    bool orphans_only = false;
-};
-
-/// Parses a comma-separated list of state names and groups:
-///   all          every state
-///   connected    every state but LISTEN and CLOSED
-///   synchronized connected but SYN-SENT and SYN-RECV
-///   teardown     FIN-WAIT-1, FIN-WAIT-2, CLOSING, LAST-ACK, TIME-WAIT, CLOSE-WAIT
-///   orphan       FIN-WAIT-2 sockets no process owns
-/// Throws ParseError naming the bad name.
-[[nodiscard]] StateSelection parse_state_selection(std::string_view text);
-
-/// The names parse_state_selection accepts (for completions and help).
-[[nodiscard]] std::vector<std::string_view> state_selection_names();
 
 } // namespace netdx

@@ -1,0 +1,125 @@
+# netdx_add_tool(<name> SUMMARY <one line> SOURCES <file>... [UMBRELLA] [TOUR <steps.json>])
+#
+# The one place a tool is registered. From these calls come:
+#   - the executable netdx-<name> (netdx for the UMBRELLA), in ${NETDX_BIN_DIR}, installed;
+#   - the tools list (global property NETDX_TOOLS, binaries in registration order) that man/,
+#     completions/ and the tests walk;
+#   - its man page, man/<binary>.1.scd.in, whose NAME line is "<binary> - <summary>";
+#   - tool_registry.hpp (netdx_write_tool_registry, once every tool is registered): the
+#     umbrella's table of tools, every tool's --help summary, and the tour's steps, read from
+#     the TOUR file: a JSON array of {"title", "explanation", "args": [...], "timeout_seconds"}.
+#
+# The summary is written once, so `netdx --help`, `netdx-<name> --help`, the man page and the
+# completions cannot disagree.
+define_property(GLOBAL PROPERTY NETDX_TOOLS BRIEF_DOCS "netdx binaries" FULL_DOCS "in registration order")
+
+function(netdx_add_tool name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "UMBRELLA" "SUMMARY;TOUR" "SOURCES")
+  if(NOT arg_SUMMARY OR NOT arg_SOURCES)
+    message(FATAL_ERROR "netdx_add_tool(${name}): SUMMARY and SOURCES are required")
+  endif()
+  if(arg_SUMMARY MATCHES "[\n\"\\]")
+    message(FATAL_ERROR "netdx_add_tool(${name}): the summary is one line without quotes or backslashes")
+  endif()
+  if(arg_UMBRELLA)
+    set(binary netdx)
+  else()
+    set(binary netdx-${name})
+  endif()
+  if(NOT EXISTS ${PROJECT_SOURCE_DIR}/man/${binary}.1.scd.in)
+    message(FATAL_ERROR "netdx_add_tool(${name}): no man page man/${binary}.1.scd.in")
+  endif()
+  add_executable(${binary} ${arg_SOURCES})
+  target_link_libraries(${binary} PRIVATE netdx_cli netdx::net netdx::warnings)
+  set_target_properties(${binary} PROPERTIES
+    RUNTIME_OUTPUT_DIRECTORY ${NETDX_BIN_DIR}
+    CXX_EXTENSIONS OFF
+    NETDX_TOOL_NAME ${name}
+    NETDX_TOOL_SUMMARY "${arg_SUMMARY}"
+    NETDX_TOOL_UMBRELLA ${arg_UMBRELLA})
+  if(arg_TOUR)
+    get_filename_component(tour ${arg_TOUR} ABSOLUTE)
+    set_target_properties(${binary} PROPERTIES NETDX_TOOL_TOUR ${tour})
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${tour})
+  endif()
+  if(NETDX_INSTALL)
+    install(TARGETS ${binary} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT netdx_runtime)
+  endif()
+  set_property(GLOBAL APPEND PROPERTY NETDX_TOOLS ${binary})
+endfunction()
+
+# A C++ string literal of any text (raw, so newlines and quotes need no escaping).
+function(_netdx_literal out text)
+  if(text MATCHES "\\)netdx\"")
+    message(FATAL_ERROR "text holds the raw-string delimiter: ${text}")
+  endif()
+  set(${out} "R\"netdx(${text})netdx\"" PARENT_SCOPE)
+endfunction()
+
+# The tour steps of one tool's TOUR file, as C++ initialisers appended to <out>.
+function(_netdx_tour_steps out binary file)
+  file(READ ${file} json)
+  string(JSON count ERROR_VARIABLE err LENGTH "${json}")
+  if(err)
+    message(FATAL_ERROR "${file}: ${err}")
+  endif()
+  set(code "${${out}}")
+  math(EXPR last "${count} - 1")
+  foreach(i RANGE ${last})
+    foreach(key title explanation timeout_seconds)
+      string(JSON ${key} ERROR_VARIABLE err GET "${json}" ${i} ${key})
+      if(err)
+        message(FATAL_ERROR "${file}: step ${i}: ${err}")
+      endif()
+    endforeach()
+    if(NOT timeout_seconds MATCHES "^[0-9]+$")
+      message(FATAL_ERROR "${file}: step ${i}: timeout_seconds '${timeout_seconds}' is not a whole number")
+    endif()
+    string(JSON nargs ERROR_VARIABLE err LENGTH "${json}" ${i} args)
+    if(err)
+      message(FATAL_ERROR "${file}: step ${i}: ${err}")
+    endif()
+    set(args "")
+    if(nargs GREATER 0)
+      math(EXPR alast "${nargs} - 1")
+      foreach(a RANGE ${alast})
+        string(JSON arg GET "${json}" ${i} args ${a})
+        _netdx_literal(lit "${arg}")
+        list(APPEND args "${lit}")
+      endforeach()
+    endif()
+    list(JOIN args ", " args)
+    _netdx_literal(t "${title}")
+    _netdx_literal(e "${explanation}")
+    string(APPEND code "    {${t},\n     ${e},\n     \"${binary}\",\n     {${args}},\n     ${timeout_seconds}},\n")
+  endforeach()
+  set(${out} "${code}" PARENT_SCOPE)
+endfunction()
+
+# Writes tool_registry.hpp into <dir> from every netdx_add_tool call so far.
+function(netdx_write_tool_registry dir)
+  get_property(tools GLOBAL PROPERTY NETDX_TOOLS)
+  set(entries "")
+  set(steps "")
+  set(n 0)
+  foreach(binary IN LISTS tools)
+    get_target_property(name ${binary} NETDX_TOOL_NAME)
+    get_target_property(summary ${binary} NETDX_TOOL_SUMMARY)
+    get_target_property(umbrella ${binary} NETDX_TOOL_UMBRELLA)
+    get_target_property(tour ${binary} NETDX_TOOL_TOUR)
+    if(umbrella)
+      set(listed false)
+    else()
+      set(listed true)
+    endif()
+    string(APPEND entries "    {\"${name}\", \"${binary}\", \"${summary}\", ${listed}},\n")
+    math(EXPR n "${n} + 1")
+    if(tour)
+      _netdx_tour_steps(steps ${binary} ${tour})
+    endif()
+  endforeach()
+  set(NETDX_REGISTRY_TOOL_COUNT ${n})
+  set(NETDX_REGISTRY_TOOLS "${entries}")
+  set(NETDX_REGISTRY_TOUR_STEPS "${steps}")
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/tool_registry.hpp.in ${dir}/tool_registry.hpp @ONLY)
+endfunction()
