@@ -227,6 +227,19 @@ class EchoLifecycle(unittest.TestCase):
         self.assertEqual(doc["stats"]["connections_total"], 60)
         self.assertEqual(doc["stats"]["tcp_bytes"], sum(len(b"p%d" % i) for i in range(60)))
 
+    def test_a_worker_process_that_dies_stops_the_server_and_says_how(self):
+        with EchoProcess("--processes", "2", "--threads", "1") as e:
+            with open(f"/proc/{e.pid}/task/{e.pid}/children") as f:
+                children = [int(p) for p in f.read().split()]
+            self.assertEqual(len(children), 1)
+            os.kill(children[0], signal.SIGKILL)
+            # Without being told to, the server stops: half its port would be unserved.
+            out, err = e.proc.communicate(timeout=20)
+        self.assertEqual(e.proc.returncode, 71, err)
+        doc = json.loads(out)
+        self.assertIn(f"(pid {children[0]}) died of signal 9", doc["error"]["message"])
+        self.assertIn(f"died of signal 9", err)
+
 
 def worker_sleeps(pid):
     """Voluntary context switches of the process's threads other than the main one: each

@@ -17,6 +17,7 @@
 #include <netdx/net/resolver.hpp>
 #include <netdx/report/result.hpp>
 #include <netdx/report/units.hpp>
+#include <netdx/service/echo_fleet.hpp>
 #include <netdx/service/echo_server.hpp>
 #include <netdx/sys/fd.hpp>
 #include <netdx/sys/limits.hpp>
@@ -28,6 +29,7 @@
 
 #include "cli.hpp"
 #include "interrupt.hpp"
+#include "tool_registry.hpp"
 
 namespace {
 
@@ -35,7 +37,7 @@ using namespace netdx;
 
 const cli::ToolInfo kInfo{
     .name = "netdx-echo",
-    .summary = "RFC 862 echo server: TCP and UDP on one port, for any echo client",
+    .summary = std::string(registry::tool("netdx-echo").summary),
     .metrics = {{"connections_refused", Unit::count, "connections refused (limit or descriptors)"},
                 {"connections_reset", Unit::count, "connections ended by an error"},
                 {"udp_rate_limited", Unit::count,
@@ -138,31 +140,6 @@ std::unique_ptr<EchoServer> bind_server(const EchoConfig& cfg, const std::string
     }
 }
 
-/// A worker process serving the same port: stats lines every 200 ms and a final one.
-[[noreturn]] void child_main(const EchoConfig& cfg, WorkerChannel& channel) {
-    int code = 0;
-    try {
-        EchoServer server(cfg);
-        server.start();
-        auto report = [&](bool final) {
-            const auto line = server.stats().to_json().dump();
-            final ? channel.send(line) : channel.post(line);
-        };
-        while (!cli::interrupted() && !channel.stop_requested() && server.worker_error().empty()) {
-            pollfd p[2] = {{cli::interrupt_fd(), POLLIN, 0}, {channel.control_fd(), POLLIN, 0}};
-            ::poll(p, 2, 200);
-            report(false);
-        }
-        server.stop();
-        report(true);
-        if (!server.worker_error().empty()) code = to_int(ExitCode::system);
-    } catch (const std::exception& e) {
-        std::cerr << "netdx-echo: worker process: " << e.what() << '\n';
-        code = to_int(ExitCode::system);
-    }
-    ::_exit(code);
-}
-
 Section stats_section(const EchoStats& s, Nanos elapsed) {
     Section sec;
     sec.name = "stats";
@@ -204,19 +181,16 @@ int run(const Options& o) {
 
     auto server = bind_server(cfg, o.listen);
     cfg.listen = server->local_endpoint(); // children join the port actually bound
-    WorkerProcesses children;
-    std::vector<EchoStats> child_stats(static_cast<std::size_t>(o.processes - 1));
-    for (int i = 1; i < o.processes; ++i) {
-        if (auto channel = children.fork_worker()) {
-            cli::reset_after_fork();
-            server.reset(); // the parent's sockets: this process binds its own
-            child_main(cfg, *channel);
-        }
-    }
-    auto on_child_line = [&](std::size_t i, std::string_view line) {
-        auto j = nlohmann::json::parse(line, nullptr, false);
-        if (!j.is_discarded()) child_stats[i] = EchoStats::from_json(j);
-    };
+    // The other processes serve the same port (SO_REUSEPORT), each binding its own sockets.
+    std::optional<EchoFleet> fleet;
+    if (o.processes > 1)
+        fleet.emplace(EchoFleet::Options{.servers = {cfg},
+                                         .processes = o.processes - 1,
+                                         .report_every = 200 * kNanosPerMilli,
+                                         .in_worker = [&] {
+                                             cli::reset_after_fork();
+                                             server.reset(); // the parent's sockets
+                                         }});
     server->start();
 
     const auto protocols = std::string(cfg.tcp && cfg.udp ? "tcp+udp" : cfg.tcp ? "tcp" : "udp");
@@ -241,9 +215,10 @@ int run(const Options& o) {
     Nanos next_stats = o.stats_interval > 0 ? start + o.stats_interval : -1;
     auto total_stats = [&] {
         EchoStats s = server->stats();
-        children.drain(on_child_line);
-        for (const auto& c : child_stats)
-            s.add(c);
+        if (fleet) {
+            fleet->poll();
+            s.add(fleet->stats());
+        }
         return s;
     };
     auto print_interval = [&](Nanos now) {
@@ -255,6 +230,7 @@ int run(const Options& o) {
         const Nanos now = monotonic_ns();
         if (o.duration > 0 && now - start >= o.duration) break;
         if ((failure = server->worker_error()).size()) break;
+        if (fleet && (fleet->poll(), !(failure = fleet->failure()).empty())) break;
         if (next_stats > 0 && now >= next_stats) {
             print_interval(now);
             next_stats += o.stats_interval;
@@ -269,15 +245,13 @@ int run(const Options& o) {
     }
     // Stop accepting and close cleanly, here and in the worker processes.
     server->stop();
-    children.request_stop();
-    for (const auto& e : children.wait_all(5 * kNanosPerSecond, on_child_line)) {
-        if (!failure.empty()) break;
-        if (e.killed)
-            failure = fmt::format("worker process {} did not stop and was killed", e.pid);
-        else if (WIFEXITED(e.status) && WEXITSTATUS(e.status) != 0)
-            failure = fmt::format("worker process {} exited {}", e.pid, WEXITSTATUS(e.status));
-        else if (WIFSIGNALED(e.status))
-            failure = fmt::format("worker process {} died of signal {}", e.pid, WTERMSIG(e.status));
+    if (fleet) {
+        const bool fleet_failed = !fleet->failure().empty() && failure == fleet->failure();
+        for (const auto& outcome : fleet->stop(5 * kNanosPerSecond))
+            if (!outcome.ok() && (failure.empty() || fleet_failed)) {
+                failure = outcome.describe(); // how it ended says more than that it did
+                break;
+            }
     }
 
     Report report;

@@ -26,6 +26,7 @@
 #include <netdx/net/socket.hpp>
 #include <netdx/report/result.hpp>
 #include <netdx/report/units.hpp>
+#include <netdx/service/echo_fleet.hpp>
 #include <netdx/service/echo_server.hpp>
 #include <netdx/sys/fd.hpp>
 #include <netdx/sys/limits.hpp>
@@ -40,6 +41,7 @@
 #include "engine.hpp"
 #include "interrupt.hpp"
 #include "plan.hpp"
+#include "tool_registry.hpp"
 #include "verify.hpp"
 
 namespace {
@@ -73,7 +75,7 @@ const std::vector<MetricInfo> kMetrics{
 
 const cli::ToolInfo kInfo{
     .name = "netdx-flood",
-    .summary = "Open exactly N TCP connections at a controlled rate, hold them, report limits",
+    .summary = std::string(registry::tool("netdx-flood").summary),
     .metrics = kMetrics,
     .ndjson = true,
     .csv = false,
@@ -219,7 +221,7 @@ void check_sources(const std::vector<IpAddress>& sources, const std::vector<Endp
 // The embedded sink: EchoServers on loopback in processes of their own.
 
 struct Sink {
-    WorkerProcesses procs;
+    std::optional<EchoFleet> fleet;
     std::vector<Endpoint> endpoints;
     EchoStats stats;
 };
@@ -232,38 +234,6 @@ EchoConfig sink_config(const Endpoint& listen) {
     c.spin = 0; // a sink mostly holds idle connections
     c.backlog = 65535;
     return c;
-}
-
-[[noreturn]] void sink_main(const std::vector<Endpoint>& endpoints, WorkerChannel& ch) {
-    int code = 0;
-    try {
-        std::vector<std::unique_ptr<EchoServer>> servers;
-        for (const auto& ep : endpoints) {
-            servers.push_back(std::make_unique<EchoServer>(sink_config(ep)));
-            servers.back()->start();
-        }
-        ch.send(R"({"type":"ready"})");
-        auto stats_line = [&] {
-            EchoStats total;
-            for (auto& s : servers)
-                total.add(s->stats());
-            auto j = total.to_json();
-            j["type"] = "stats";
-            return j.dump();
-        };
-        while (!ch.stop_requested()) {
-            pollfd p{ch.control_fd(), POLLIN, 0};
-            ::poll(&p, 1, 100);
-            ch.post(stats_line());
-        }
-        for (auto& s : servers)
-            s->stop();
-        ch.send(stats_line());
-    } catch (const std::exception& e) {
-        ch.send(nlohmann::json{{"type", "error"}, {"message", e.what()}}.dump());
-        code = to_int(ExitCode::system);
-    }
-    ::_exit(code);
 }
 
 /// The sink's listeners on `ports` consecutive free ports below the ephemeral range, so one
@@ -312,61 +282,43 @@ std::vector<std::unique_ptr<EchoServer>> bind_sink(int ports) {
 }
 
 void start_sink(Sink& sink, int ports, int processes) {
-    // Bind in the parent to learn the ports; the children join them (SO_REUSEPORT) and the
-    // parent's own listeners close once the children are ready, so none is left unserved.
+    // Bind in the parent to learn the ports; the workers join them (SO_REUSEPORT) and the
+    // parent's own listeners close once the workers are ready, so none is left unserved.
     auto reserve = bind_sink(ports);
-    for (const auto& server : reserve)
+    std::vector<EchoConfig> servers;
+    for (const auto& server : reserve) {
         sink.endpoints.push_back(server->local_endpoint());
-    for (int i = 0; i < processes; ++i) {
-        if (auto ch = sink.procs.fork_worker()) {
-            cli::reset_after_fork();
-            reserve.clear();
-            sink_main(sink.endpoints, *ch);
-        }
+        servers.push_back(sink_config(server->local_endpoint()));
     }
-    int ready = 0;
-    std::string error;
-    const Nanos deadline = monotonic_ns() + 10 * kNanosPerSecond;
-    while (ready < processes && error.empty() && monotonic_ns() < deadline) {
-        sink.procs.drain([&](std::size_t, std::string_view line) {
-            const auto j = nlohmann::json::parse(line, nullptr, false);
-            if (j.is_discarded()) return;
-            if (j.value("type", "") == "ready") ++ready;
-            if (j.value("type", "") == "error") error = j.value("message", "");
-        });
-        ::usleep(2'000);
+    sink.fleet.emplace(EchoFleet::Options{.servers = std::move(servers),
+                                          .processes = processes,
+                                          .report_every = 100 * kNanosPerMilli,
+                                          .in_worker = [&] {
+                                              cli::reset_after_fork();
+                                              reserve.clear();
+                                          }});
+    try {
+        sink.fleet->wait_ready(10 * kNanosPerSecond);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("embedded sink: ") + e.what());
     }
-    if (!error.empty()) throw std::runtime_error("embedded sink: " + error);
-    if (ready < processes)
-        throw std::system_error(ETIMEDOUT, std::generic_category(),
-                                "embedded sink: worker processes did not start");
 }
 
 /// Stops the sink once it has accepted `established` connections (or after 2 s: on a busy
-/// machine the last ones may still sit in its accept queue when the flood ends).
-void stop_sink(Sink& sink, std::uint64_t established) {
-    std::vector<EchoStats> latest(sink.procs.size());
-    auto on_line = [&](std::size_t i, std::string_view line) {
-        const auto j = nlohmann::json::parse(line, nullptr, false);
-        if (!j.is_discarded() && j.value("type", "") == "stats")
-            latest[i] = EchoStats::from_json(j);
-    };
-    auto accepted = [&] {
-        std::uint64_t n = 0;
-        for (const auto& s : latest)
-            n += s.connections_total;
-        return n;
-    };
+/// machine the last ones may still sit in its accept queue when the flood ends). Returns how
+/// its workers failed, if they did.
+std::vector<std::string> stop_sink(Sink& sink, std::uint64_t established) {
     const Nanos deadline = monotonic_ns() + 2 * kNanosPerSecond;
     do {
-        sink.procs.drain(on_line);
-        if (accepted() >= established) break;
+        sink.fleet->poll();
+        if (sink.fleet->stats().connections_total >= established) break;
         ::usleep(10'000);
     } while (monotonic_ns() < deadline);
-    sink.procs.request_stop();
-    sink.procs.wait_all(10 * kNanosPerSecond, on_line);
-    for (const auto& s : latest)
-        sink.stats.add(s);
+    std::vector<std::string> failures; // a worker's own error is in its outcome
+    for (const auto& outcome : sink.fleet->stop(10 * kNanosPerSecond))
+        if (!outcome.ok()) failures.push_back("embedded sink: " + outcome.describe());
+    sink.stats = sink.fleet->stats();
+    return failures;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -898,26 +850,17 @@ int run(const Options& o) {
             c.endpoints_path = fmt::format("{}/worker-{}.ep", endpoint_dir->path, i);
             endpoint_files.push_back(c.endpoints_path);
         }
-        if (auto ch = workers.fork_worker()) {
+        workers.spawn([&, c = std::move(c)](WorkerChannel& ch) mutable {
             cli::reset_after_fork();
-            sink.procs.forget();
-            int code = 0;
-            try {
-                flood::Worker w(std::move(c));
-                auto r = w.run(
-                    ch->control_fd(), 100 * kNanosPerMilli,
-                    [&](const flood::Progress& p) {
-                        ch->post(
-                            nlohmann::json{{"type", "progress"}, {"progress", p.to_json()}}.dump());
-                    },
-                    [&](std::string_view line) { ch->send(line); });
-                ch->send(dump_json({{"type", "result"}, {"result", r.to_json()}}));
-            } catch (const std::exception& e) {
-                ch->send(dump_json({{"type", "error"}, {"message", e.what()}}));
-                code = to_int(ExitCode::system);
-            }
-            ::_exit(code);
-        }
+            if (sink.fleet) sink.fleet->processes().forget();
+            flood::Worker w(std::move(c));
+            auto r = w.run(
+                ch.control_fd(), 100 * kNanosPerMilli,
+                [&](const flood::Progress& p) { ch.progress(p.to_json().dump()); },
+                [&](std::string_view line) { ch.event(line); });
+            ch.result(dump_json(r.to_json()));
+            return 0;
+        });
     }
 
     // Merge the workers' counters live; print progress; run the server-side checks; pass
@@ -926,21 +869,30 @@ int run(const Options& o) {
     std::vector<std::optional<flood::Result>> results(k);
     std::vector<bool> held(k, false), hold_over(k, false);
     std::vector<std::string> errors;
-    auto on_line = [&](std::size_t i, std::string_view line) {
-        const auto j = nlohmann::json::parse(line, nullptr, false);
+    auto on_line = [&](const WorkerMessage& m) {
+        const auto i = m.worker;
+        if (m.kind == WorkerMessageKind::error) {
+            errors.emplace_back(m.payload);
+            held[i] = hold_over[i] = true;
+            return;
+        }
+        const auto j = nlohmann::json::parse(m.payload, nullptr, false);
         if (j.is_discarded()) return;
-        const auto type = j.value("type", "");
-        if (type == "progress") latest[i] = flood::Progress::from_json(j["progress"]);
-        if (type == "held") held[i] = true;
-        if (type == "hold_over") hold_over[i] = true;
-        if (type == "result") {
-            results[i] = flood::Result::from_json(j["result"]);
+        switch (m.kind) {
+        case WorkerMessageKind::progress:
+            latest[i] = flood::Progress::from_json(j);
+            break;
+        case WorkerMessageKind::event:
+            if (j.value("type", "") == "held") held[i] = true;
+            if (j.value("type", "") == "hold_over") hold_over[i] = true;
+            break;
+        case WorkerMessageKind::result:
+            results[i] = flood::Result::from_json(j);
             latest[i] = results[i]->progress;
             held[i] = hold_over[i] = true; // it is done either way
-        }
-        if (type == "error") {
-            errors.push_back(j.value("message", "worker failed"));
-            held[i] = hold_over[i] = true;
+            break;
+        case WorkerMessageKind::error:
+            break;
         }
     };
     auto merged = [&] {
@@ -1038,16 +990,13 @@ int run(const Options& o) {
         }
     }
     if (tty) std::cerr << "\r\x1b[K";
-    const auto exits = workers.wait_all(5 * kNanosPerSecond, on_line);
+    const auto outcomes = workers.wait_all(5 * kNanosPerSecond, on_line);
     const auto counters1 = NetCounters::read();
 
-    for (std::size_t i = 0; i < exits.size(); ++i) {
-        if (exits[i].killed)
-            errors.push_back(fmt::format("worker {} did not stop and was killed", i));
-        else if (WIFSIGNALED(exits[i].status))
-            errors.push_back(
-                fmt::format("worker {} died of signal {}", i, WTERMSIG(exits[i].status)));
-    }
+    // A worker's own error is already in `errors`; how the others ended is said once.
+    for (const auto& outcome : outcomes)
+        if (!outcome.ok() && outcome.how != WorkerOutcome::How::failed)
+            errors.push_back(outcome.describe());
     if (cli::interrupted() && check && !verification.last)
         verification.note = "interrupted before the ramp was over: the server's side was not "
                             "checked, established counts client-side handshakes";
@@ -1059,7 +1008,9 @@ int run(const Options& o) {
         else
             total.progress.add(latest[i]); // it died: keep what it last reported
     }
-    if (!sink.endpoints.empty()) stop_sink(sink, total.progress.established);
+    if (!sink.endpoints.empty())
+        for (auto& failure : stop_sink(sink, total.progress.established))
+            errors.push_back(std::move(failure));
     if (check && !verification.last && verification.method == "sock_diag")
         verification.method = "none";
     return emit_report(o, plan, in, targets, total, counters0, counters1, conntrack_peak,

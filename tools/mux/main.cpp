@@ -24,6 +24,7 @@
 #include "interrupt.hpp"
 #include "runner.hpp"
 #include "stats.hpp"
+#include "tool_registry.hpp"
 
 namespace {
 
@@ -43,7 +44,7 @@ std::vector<MetricInfo> metrics_catalog() {
 
 const cli::ToolInfo kInfo{
     .name = "netdx-mux",
-    .summary = "select, poll, epoll and io_uring compared: cost per call vs watched and ready fds",
+    .summary = std::string(registry::tool("netdx-mux").summary),
     .metrics = metrics_catalog(),
     .ndjson = false,
     .csv = true,
@@ -258,28 +259,24 @@ std::map<PointKey, PointResult> measure(const Plan& plan, std::uint64_t processe
     }
     for (std::uint64_t p = 0; p < processes && !cli::interrupted(); ++p) {
         WorkerProcesses group;
-        if (auto channel = group.fork_worker()) {
+        group.spawn([&](WorkerChannel& ch) {
             cli::reset_after_fork();
-            int code = 0;
-            try {
-                run_points(
-                    plan, clock, p + 1, [&](PointResult&& r) { channel->send(to_json(r).dump()); },
-                    [&] { return channel->stop_requested(); });
-            } catch (const std::exception& e) {
-                channel->send(nlohmann::json{{"error", e.what()}}.dump());
-                code = 1;
-            }
-            ::_exit(code);
-        }
-        // A child runs for minutes at most; the grace only bounds a hung one.
-        group.wait_all(
+            run_points(
+                plan, clock, p + 1, [&](PointResult&& r) { ch.result(to_json(r).dump()); },
+                [&] { return ch.stop_requested(); });
+            return 0;
+        });
+        // A child runs for minutes at most; the grace only bounds a hung one. Ctrl-C: the
+        // child stops within its current point (the runner asks every 64 rounds).
+        const auto outcomes = group.wait_all(
             3600 * kNanosPerSecond,
-            [&](std::size_t, std::string_view line) {
-                const auto j = nlohmann::json::parse(line);
-                if (j.contains("error")) throw std::runtime_error(j.at("error").get<std::string>());
-                merge(all, from_json(j));
+            [&](const WorkerMessage& m) {
+                if (m.kind == WorkerMessageKind::result)
+                    merge(all, from_json(nlohmann::json::parse(m.payload)));
             },
-            stop); // Ctrl-C: the child stops within its current point
+            stop);
+        if (const auto& o = outcomes.at(0); !o.ok())
+            throw std::runtime_error(o.how == WorkerOutcome::How::failed ? o.error : o.describe());
     }
     if (cli::interrupted()) notes.push_back("interrupted: the points measured so far are shown");
     return all;

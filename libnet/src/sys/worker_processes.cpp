@@ -1,11 +1,13 @@
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
+#include <fmt/format.h>
 
 #include <netdx/sys/system_error.hpp>
 #include <netdx/sys/worker_processes.hpp>
@@ -46,27 +48,91 @@ bool WorkerChannel::stop_requested() const {
     return ::poll(&p, 1, 0) > 0; // nothing is ever written: readable means EOF
 }
 
-bool WorkerChannel::post(std::string_view line) {
-    std::string buf(line);
+bool WorkerChannel::send(WorkerMessageKind kind, std::string_view payload, bool may_drop) {
+    std::string buf(worker_message_kind_name(kind));
+    buf.push_back(' ');
+    for (char ch : payload)
+        buf.push_back(ch == '\n' ? ' ' : ch);
     buf.push_back('\n');
-    // Atomic below PIPE_BUF, so a dropped line is dropped whole, never cut.
-    if (buf.size() <= PIPE_BUF) return ::write(reports_.get(), buf.data(), buf.size()) > 0;
+    // Atomic below PIPE_BUF, so a dropped message is dropped whole, never cut.
+    if (may_drop && buf.size() <= PIPE_BUF)
+        return ::write(reports_.get(), buf.data(), buf.size()) > 0;
     return write_all(reports_.get(), buf);
 }
 
-bool WorkerChannel::send(std::string_view line) {
-    std::string buf(line);
-    buf.push_back('\n');
-    return write_all(reports_.get(), buf);
+bool WorkerChannel::progress(std::string_view payload) {
+    return send(WorkerMessageKind::progress, payload, true);
+}
+bool WorkerChannel::event(std::string_view payload) {
+    return send(WorkerMessageKind::event, payload, false);
+}
+bool WorkerChannel::result(std::string_view payload) {
+    return send(WorkerMessageKind::result, payload, false);
+}
+bool WorkerChannel::error(std::string_view message) {
+    return send(WorkerMessageKind::error, message, false);
+}
+
+std::string_view worker_message_kind_name(WorkerMessageKind k) {
+    switch (k) {
+    case WorkerMessageKind::progress:
+        return "progress";
+    case WorkerMessageKind::event:
+        return "event";
+    case WorkerMessageKind::result:
+        return "result";
+    case WorkerMessageKind::error:
+        return "error";
+    }
+    return "event";
+}
+
+WorkerOutcome classify_worker_exit(std::size_t index, pid_t pid, int status, bool killed,
+                                   std::string error, bool sent_result) {
+    WorkerOutcome o;
+    o.index = index;
+    o.pid = pid;
+    o.error = std::move(error);
+    o.sent_result = sent_result;
+    if (WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) o.signal = WTERMSIG(status);
+    if (killed)
+        o.how = WorkerOutcome::How::killed;
+    else if (!o.error.empty())
+        o.how = WorkerOutcome::How::failed;
+    else if (o.signal != 0)
+        o.how = WorkerOutcome::How::crashed;
+    else if (o.exit_code != 0)
+        o.how = WorkerOutcome::How::exited;
+    else
+        o.how = WorkerOutcome::How::finished;
+    return o;
+}
+
+std::string WorkerOutcome::describe() const {
+    const auto who = fmt::format("worker {} (pid {})", index, pid);
+    switch (how) {
+    case How::finished:
+        return who + " finished";
+    case How::failed:
+        return fmt::format("{} failed: {}", who, error);
+    case How::exited:
+        return fmt::format("{} exited {} without saying why", who, exit_code);
+    case How::crashed:
+        return fmt::format("{} died of signal {} ({})", who, signal, ::strsignal(signal));
+    case How::killed:
+        return who + " did not stop when asked, and was killed";
+    }
+    return who;
 }
 
 WorkerProcesses::~WorkerProcesses() {
     if (children_.empty()) return;
     request_stop();
-    wait_all(2 * kNanosPerSecond, [](std::size_t, std::string_view) {});
+    wait_all(2 * kNanosPerSecond, [](const WorkerMessage&) {});
 }
 
-std::optional<WorkerChannel> WorkerProcesses::fork_worker() {
+std::size_t WorkerProcesses::spawn(const Work& work) {
     int control[2];
     int reports[2];
     if (::pipe2(control, O_CLOEXEC) != 0) throw_errno("pipe for a worker process");
@@ -82,16 +148,27 @@ std::optional<WorkerChannel> WorkerProcesses::fork_worker() {
     if (pid == 0) {
         const int index = static_cast<int>(children_.size());
         children_.clear(); // the siblings' pipe ends: only the parent may hold them
+        control_write.reset();
+        reports_read.reset();
         set_nonblocking(reports_write.get());
-        return WorkerChannel(index, std::move(control_read), std::move(reports_write));
+        WorkerChannel channel(index, std::move(control_read), std::move(reports_write));
+        int code = 1;
+        try {
+            code = work(channel);
+        } catch (const std::exception& e) {
+            channel.error(e.what());
+        } catch (...) {
+            channel.error("unknown exception");
+        }
+        ::_exit(code);
     }
     set_nonblocking(reports_read.get());
     Child c;
     c.control = std::move(control_write);
     c.reports = std::move(reports_read);
-    c.exit.pid = pid;
+    c.pid = pid;
     children_.push_back(std::move(c));
-    return std::nullopt;
+    return children_.size() - 1;
 }
 
 std::vector<int> WorkerProcesses::report_fds() const {
@@ -101,8 +178,7 @@ std::vector<int> WorkerProcesses::report_fds() const {
     return fds;
 }
 
-void WorkerProcesses::read_child(std::size_t i,
-                                 const std::function<void(std::size_t, std::string_view)>& f) {
+void WorkerProcesses::read_child(std::size_t i, const WorkerMessageHandler& f) {
     Child& c = children_[i];
     char buf[16384];
     while (c.reports) {
@@ -115,16 +191,32 @@ void WorkerProcesses::read_child(std::size_t i,
         c.partial.append(buf, static_cast<std::size_t>(n));
         std::size_t start = 0, nl;
         while ((nl = c.partial.find('\n', start)) != std::string::npos) {
-            f(i, std::string_view(c.partial).substr(start, nl - start));
+            const auto line = std::string_view(c.partial).substr(start, nl - start);
             start = nl + 1;
+            const auto sp = line.find(' ');
+            const auto name = line.substr(0, sp);
+            WorkerMessage m{i, WorkerMessageKind::event,
+                            sp == std::string_view::npos ? std::string_view{}
+                                                         : line.substr(sp + 1)};
+            if (name == "progress")
+                m.kind = WorkerMessageKind::progress;
+            else if (name == "result")
+                m.kind = WorkerMessageKind::result;
+            else if (name == "error")
+                m.kind = WorkerMessageKind::error;
+            else if (name != "event") // not from a WorkerChannel: passed on whole
+                m.payload = line;
+            if (m.kind == WorkerMessageKind::error) c.error = std::string(m.payload);
+            if (m.kind == WorkerMessageKind::result) c.sent_result = true;
+            f(m);
         }
         c.partial.erase(0, start);
     }
 }
 
-void WorkerProcesses::drain(const std::function<void(std::size_t, std::string_view)>& on_line) {
+void WorkerProcesses::drain(const WorkerMessageHandler& on_message) {
     for (std::size_t i = 0; i < children_.size(); ++i)
-        read_child(i, on_line);
+        read_child(i, on_message);
 }
 
 void WorkerProcesses::forget() {
@@ -136,10 +228,9 @@ void WorkerProcesses::request_stop() {
         c.control.reset();
 }
 
-std::vector<WorkerProcesses::Exit>
-WorkerProcesses::wait_all(Nanos grace,
-                          const std::function<void(std::size_t, std::string_view)>& on_line,
-                          const std::function<bool()>& stop_now) {
+std::vector<WorkerOutcome> WorkerProcesses::wait_all(Nanos grace,
+                                                     const WorkerMessageHandler& on_message,
+                                                     const std::function<bool()>& stop_now) {
     const Nanos deadline = monotonic_ns() + grace;
     bool stop_sent = false;
     for (;;) {
@@ -150,27 +241,27 @@ WorkerProcesses::wait_all(Nanos grace,
         bool all = true;
         for (std::size_t i = 0; i < children_.size(); ++i) {
             Child& c = children_[i];
-            read_child(i, on_line);
+            read_child(i, on_message);
             if (c.reaped) continue;
             int status = 0;
-            const pid_t r = ::waitpid(c.exit.pid, &status, WNOHANG);
-            if (r == c.exit.pid || (r < 0 && errno == ECHILD)) {
+            const pid_t r = ::waitpid(c.pid, &status, WNOHANG);
+            if (r == c.pid || (r < 0 && errno == ECHILD)) {
                 c.reaped = true;
-                c.exit.status = status;
-                read_child(i, on_line); // what it wrote just before exiting
+                c.status = status;
+                read_child(i, on_message); // what it wrote just before exiting
                 continue;
             }
             all = false;
             if (monotonic_ns() > deadline) {
-                ::kill(c.exit.pid, SIGKILL);
-                ::waitpid(c.exit.pid, &status, 0);
+                ::kill(c.pid, SIGKILL);
+                ::waitpid(c.pid, &status, 0);
                 c.reaped = true;
-                c.exit.status = status;
-                c.exit.killed = true;
+                c.status = status;
+                c.killed = true;
             }
         }
         if (all) break;
-        // Sleep on the report pipes (a line or an exit wakes us), at most 10 ms.
+        // Sleep on the report pipes (a message or an exit wakes us), at most 10 ms.
         std::vector<pollfd> fds;
         for (const auto& c : children_)
             if (!c.reaped && c.reports) fds.push_back({c.reports.get(), POLLIN, 0});
@@ -179,11 +270,14 @@ WorkerProcesses::wait_all(Nanos grace,
         else
             ::poll(fds.data(), fds.size(), 10);
     }
-    std::vector<Exit> exits;
-    for (auto& c : children_)
-        exits.push_back(c.exit);
+    std::vector<WorkerOutcome> out;
+    for (std::size_t i = 0; i < children_.size(); ++i) {
+        auto& c = children_[i];
+        out.push_back(
+            classify_worker_exit(i, c.pid, c.status, c.killed, std::move(c.error), c.sent_result));
+    }
     children_.clear();
-    return exits;
+    return out;
 }
 
 } // namespace netdx
