@@ -1,8 +1,10 @@
 /* Floor for netdx-probe: the barest blocking ping-pong over loopback. A forked server echoes
  * with blocking recv/send; the client times each round trip with clock_gettime and prints
  * the median and p99 of `count` samples (after 10% warm-up).
- * With a port, it talks to that loopback echo server instead of forking its own.
- * usage: floor_pingpong tcp|udp [size] [count] [port] */
+ * With a port (not 0), it talks to that loopback echo server instead of forking its own.
+ * With "spin", client and server never block: they poll recv with MSG_DONTWAIT, the floor
+ * for netdx-probe --busy-poll against netdx-echo --busy-poll (a CPU each).
+ * usage: floor_pingpong tcp|udp [size] [count] [port] [spin] */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +36,7 @@ int main(int argc, char **argv) {
     const size_t size = argc > 2 ? (size_t)atol(argv[2]) : 64;
     const size_t count = argc > 3 ? (size_t)atol(argv[3]) : 100000;
     const int external_port = argc > 4 ? atoi(argv[4]) : 0;
+    const int flags = argc > 5 && strcmp(argv[5], "spin") == 0 ? MSG_DONTWAIT : 0;
     char *buf = calloc(1, size > 65536 ? size : 65536);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof addr;
@@ -49,7 +52,8 @@ int main(int argc, char **argv) {
             int c = accept(ls, NULL, NULL);
             setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             for (;;) {
-                ssize_t n = recv(c, buf, 65536, 0);
+                ssize_t n = recv(c, buf, 65536, flags);
+                if (n < 0 && flags) continue; /* EAGAIN: spin */
                 if (n <= 0) _exit(0);
                 send(c, buf, (size_t)n, 0);
             }
@@ -57,7 +61,8 @@ int main(int argc, char **argv) {
         for (;;) {
             struct sockaddr_in from;
             socklen_t fl = sizeof from;
-            ssize_t n = recvfrom(ls, buf, 65536, 0, (struct sockaddr *)&from, &fl);
+            ssize_t n = recvfrom(ls, buf, 65536, flags, (struct sockaddr *)&from, &fl);
+            if (n < 0 && flags) continue; /* EAGAIN: spin */
             if (n < 0) _exit(0);
             sendto(ls, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
         }
@@ -72,7 +77,8 @@ int main(int argc, char **argv) {
         send(s, buf, size, 0);
         size_t got = 0;
         while (got < size) {
-            ssize_t n = recv(s, buf, size - got, 0);
+            ssize_t n = recv(s, buf, size - got, flags);
+            if (n < 0 && flags) continue; /* EAGAIN: spin */
             if (n <= 0) die("recv");
             got += (size_t)n;
             if (!tcp) break;

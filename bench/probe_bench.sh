@@ -34,12 +34,18 @@ echo "== RTT p50, 64-byte messages, loopback ($REPEATS interleaved runs of ${SEC
 start_echo 1; ECHO1=$ECHO_PORT
 start_echo 1 --spin 0; ECHO0=$ECHO_PORT # the same server without its adaptive spin
 for proto in tcp udp; do
-  floor=(); sp=(); nd=(); bp=(); n0=()
+  floor=(); spin=(); sp=(); nd=(); bp=(); bb=(); n0=()
   flag=""; [[ $proto == udp ]] && flag="--udp"
   for ((i = 0; i < REPEATS; i++)); do
     floor+=("$("$BIN/floor_pingpong" "$proto" 64 100000 | awk '{print $2}')")
     nd+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO1" $flag -q -d "${SECS}s" --json | jq_p50)")
     bp+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO1" $flag --busy-poll -q -d "${SECS}s" --json | jq_p50)")
+    # Both sides spinning: the C pair, then netdx-probe against a netdx-echo that never
+    # sleeps (started and stopped here, so it spins only for its own rows).
+    spin+=("$("$BIN/floor_pingpong" "$proto" 64 100000 0 spin | awk '{print $2}')")
+    start_echo 1 --busy-poll; ECHOB=$ECHO_PORT; ECHOB_PID=${PIDS[-1]}
+    bb+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHOB" $flag --busy-poll -q -d "${SECS}s" --json | jq_p50)")
+    kill "$ECHOB_PID"; wait "$ECHOB_PID" 2>/dev/null || true
     n0+=("$("$BIN/netdx-probe" "127.0.0.1:$ECHO0" $flag -q -d "${SECS}s" --json | jq_p50)")
     if ((have_sockperf)); then
       port=$((20000 + RANDOM % 20000))
@@ -57,6 +63,8 @@ for proto in tcp udp; do
   N=$(printf '%s\n' "${nd[@]}" | median)
   B=$(printf '%s\n' "${bp[@]}" | median)
   Z=$(printf '%s\n' "${n0[@]}" | median)
+  SF=$(printf '%s\n' "${spin[@]}" | median)
+  BB=$(printf '%s\n' "${bb[@]}" | median)
   printf '  %s %-44s %9.2f us  1.00x\n' "$proto" "floor (C, blocking, client+server)" "$(echo "$F/1000" | bc -l)"
   if ((have_sockperf)); then
     S=$(printf '%s\n' "${sp[@]}" | median)
@@ -65,6 +73,8 @@ for proto in tcp udp; do
   printf '  %s %-44s %9.2f us  %.2fx floor\n' "$proto" "netdx-probe vs netdx-echo" "$(echo "$N/1000" | bc -l)" "$(echo "$N/$F" | bc -l)"
   printf '  %s %-44s %9.2f us  %.2fx floor\n' "$proto" "netdx-probe --busy-poll vs netdx-echo" "$(echo "$B/1000" | bc -l)" "$(echo "$B/$F" | bc -l)"
   printf '  %s %-44s %9.2f us  %.2fx floor\n' "$proto" "netdx-probe vs netdx-echo --spin 0" "$(echo "$Z/1000" | bc -l)" "$(echo "$Z/$F" | bc -l)"
+  printf '  %s %-44s %9.2f us  1.00x\n' "$proto" "spinning floor (C, client+server spin)" "$(echo "$SF/1000" | bc -l)"
+  printf '  %s %-44s %9.2f us  %.2fx spinning floor\n' "$proto" "probe --busy-poll vs echo --busy-poll" "$(echo "$BB/1000" | bc -l)" "$(echo "$BB/$SF" | bc -l)"
 done
 
 echo

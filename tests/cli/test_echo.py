@@ -258,9 +258,9 @@ def worker_sleeps(pid):
 
 
 class EchoSpinSerial(unittest.TestCase):
-    def sleeps_in_sparse_traffic(self, spin):
+    def sleeps_in_sparse_traffic(self, spin, *more):
         """How often the worker slept during 12 round trips 50 ms apart."""
-        with EchoProcess("--threads", "1", "--spin", spin) as e:
+        with EchoProcess("--threads", "1", "--spin", spin, *more) as e:
             with socket.create_connection(("127.0.0.1", e.port), timeout=10) as s:
                 s.sendall(b"x")  # the first message after the idle start: traffic begins
                 self.assertEqual(s.recv(10), b"x")
@@ -281,6 +281,10 @@ class EchoSpinSerial(unittest.TestCase):
         # sleep may come before the count starts).
         self.assertGreaterEqual(self.sleeps_in_sparse_traffic("50us"), 11)
         self.assertGreaterEqual(self.sleeps_in_sparse_traffic("0"), 11)
+
+    def test_busy_poll_never_sleeps_even_with_the_spin_off(self):
+        # --spin 0 would sleep in every gap; --busy-poll polls through all of them.
+        self.assertLessEqual(self.sleeps_in_sparse_traffic("0", "--busy-poll"), 2)
 
     def test_bad_spin_names_the_token(self):
         r = run(["netdx-echo", "--spin", "fast"])

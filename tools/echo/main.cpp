@@ -63,6 +63,7 @@ struct Options {
     Nanos stats_interval = 0;
     Nanos duration = 0;
     Nanos spin = EchoConfig{}.spin;
+    bool busy_poll = false;
     std::string backend;
 };
 
@@ -95,6 +96,9 @@ void setup(CLI::App& app, Options& o) {
         app, "--spin", o.spin,
         "Poll without sleeping this long after traffic while it is dense (lower "
         "RTT for ping-pong peers, costs CPU only during such traffic; default 50us; 0: off)");
+    app.add_flag("--busy-poll", o.busy_poll,
+                 "Never sleep: poll the backend without a timeout, a CPU per thread all the time "
+                 "(for latency runs against netdx-probe --busy-poll)");
     cli::add_backend(app, o.backend, {"epoll", "poll", "uring"});
     cli::add_duration(app, "--stats-interval", o.stats_interval, "Print statistics this often");
     cli::add_duration(app, "--duration", o.duration,
@@ -173,6 +177,7 @@ int run(const Options& o) {
     cfg.threads = o.threads > 0 ? o.threads : std::max(1, info.usable_cpus);
     cfg.idle_timeout = o.idle_timeout;
     cfg.spin = o.spin;
+    cfg.busy_poll = o.busy_poll;
     cfg.backend = cli::loop_backend(o.backend);
     cfg.max_connections = o.max_connections;
     cfg.udp_rate_limit = o.udp_rate_limit;

@@ -143,6 +143,7 @@ struct EchoServer::Worker {
         EventLoop::Options o;
         o.backend = cfg.backend;
         o.spin = cfg.spin;
+        o.busy_poll = cfg.busy_poll;
         o.wheel_tick = cfg.idle_timeout > 0 ? std::max<Nanos>(cfg.idle_timeout / 64, kNanosPerMilli)
                                             : kNanosPerSecond;
         o.wheel_slots = 256;

@@ -52,6 +52,10 @@ struct EchoConfig {
     /// server sleeps. With a peer on the same machine it yields the CPU while it spins, so a
     /// busy client loses nothing. 0: always block.
     Nanos spin = 50 * kNanosPerMicro;
+    /// Never sleep: every turn polls the backend with a zero timeout, whatever the traffic
+    /// (a CPU per thread, all the time). For latency runs against a spinning client, where
+    /// even the adaptive spin's first sleep after a gap costs a wake-up.
+    bool busy_poll = false;
     /// The loop's readiness backend; its handlers read once per event, so a level-triggered
     /// one (not epoll-et nor uring-multishot).
     Backend backend = Backend::epoll;
