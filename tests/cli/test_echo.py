@@ -286,6 +286,21 @@ class EchoSpinSerial(unittest.TestCase):
         # --spin 0 would sleep in every gap; --busy-poll polls through all of them.
         self.assertLessEqual(self.sleeps_in_sparse_traffic("0", "--busy-poll"), 2)
 
+    def test_busy_poll_echoes_tcp_and_udp_and_counts_them(self):
+        # Busy-polling, the UDP socket is read every turn rather than through the poller.
+        with EchoProcess("--threads", "1", "--busy-poll") as e:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.settimeout(5)
+                for i in range(50):
+                    u.sendto(b"d%d" % i, ("127.0.0.1", e.port))
+                    self.assertEqual(u.recvfrom(100)[0], b"d%d" % i)
+            for i in range(5):
+                self.assertEqual(tcp_echo(e.port, b"t%d" % i), b"t%d" % i)
+            doc = e.stop_json()
+        self.assertEqual(doc["stats"]["udp_datagrams"], 50)
+        self.assertEqual(doc["stats"]["udp_replies"], 50)
+        self.assertEqual(doc["stats"]["connections_total"], 5)
+
     def test_bad_spin_names_the_token(self):
         r = run(["netdx-echo", "--spin", "fast"])
         self.assertEqual(r.returncode, 2)
