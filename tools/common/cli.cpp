@@ -282,31 +282,33 @@ int emit(const Report& report, const CommonOptions& common) {
 }
 
 IntervalStream::IntervalStream(const CommonOptions& common, std::string key)
-    : format_(common.format), key_(std::move(key)),
-      reporter_(make_reporter(common.format, {common.stdout_color(), true})),
-      kept_(nlohmann::json::array()) {}
+    : format_(common.format), key_(std::move(key)) {}
 
 IntervalStream::~IntervalStream() = default;
 
+RecordStream& IntervalStream::stream_for(const Section& section) {
+    auto& s = streams_[section.name];
+    if (!s)
+        s = std::make_unique<RecordStream>(format_, section.name, section.fields,
+                                           [](std::string_view text) { write_stdout(text); });
+    return *s;
+}
+
 void IntervalStream::write(const Section& section, std::string_view prefix) {
-    count_ += section.rows.size();
-    if (format_ == Format::json) {
-        for (const auto& row : section.rows) {
-            auto obj = nlohmann::json::object();
-            for (std::size_t i = 0; i < section.fields.size() && i < row.size(); ++i)
-                obj[section.fields[i].key] = to_json(row[i].value);
-            kept_.push_back(std::move(obj));
+    auto& stream = stream_for(section);
+    for (const auto& row : section.rows) {
+        ++count_;
+        if (format_ == Format::json) { // one document: kept for the final report
+            if (!kept_.empty()) kept_ += ',';
+            stream.encoder().json_object(kept_, row);
+            continue;
         }
-        return;
+        stream.write(row, prefix);
     }
-    std::ostringstream out;
-    if (format_ == Format::table) out << prefix;
-    reporter_->write_interval(section, out);
-    write_stdout(out.str());
 }
 
 void IntervalStream::into(Report& report) const {
-    if (format_ == Format::json) report.extra[key_] = kept_;
+    if (format_ == Format::json) report.extra[key_] = nlohmann::json::parse("[" + kept_ + "]");
 }
 
 void warn(const CommonOptions& common, const std::string& tool, const std::string& text) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -25,6 +26,7 @@
 #include <netdx/report/color.hpp>
 #include <netdx/report/exit_code.hpp>
 #include <netdx/report/metric.hpp>
+#include <netdx/report/record_stream.hpp>
 #include <netdx/report/reporter.hpp>
 #include <netdx/report/threshold.hpp>
 #include <netdx/sys/clock.hpp>
@@ -108,9 +110,11 @@ public:
 /// written (run_main maps it to 74).
 int emit(const Report& report, const CommonOptions& common);
 
-/// The rows a long run prints as it goes (interval lines, watch ticks). The table, NDJSON and
-/// CSV formats write each at once; --json promises one document, so there they are kept
-/// and put into the final report under `key` ("intervals", "ticks"): nothing is lost.
+/// The rows a long run prints as it goes (interval lines, watch ticks), through the report
+/// layer's RecordStream (one per section name: its schema is the section's fields). The
+/// table, NDJSON and CSV formats write each at once; --json promises one document, so there
+/// they are kept and put into the final report under `key` ("intervals", "ticks"): nothing
+/// is lost.
 class IntervalStream {
 public:
     IntervalStream(const CommonOptions& common, std::string key);
@@ -124,10 +128,11 @@ public:
     [[nodiscard]] std::size_t rows() const { return count_; }
 
 private:
+    RecordStream& stream_for(const Section& section);
     Format format_;
     std::string key_;
-    std::unique_ptr<Reporter> reporter_;
-    nlohmann::json kept_;
+    std::map<std::string, std::unique_ptr<RecordStream>> streams_; ///< by section name
+    std::string kept_; ///< --json: the rows' objects, comma-separated
     std::size_t count_ = 0;
 };
 

@@ -21,8 +21,6 @@ namespace netdx::trace {
 /// Appends the row as one JSON object (`prefix` goes right after the brace, e.g. a "type"
 /// member), or as one CSV line. Written directly rather than through a JSON document: this
 /// runs once per connection, 440,000 times for a 4M-packet capture.
-void append_json(std::string& out, const Row& row, std::string_view prefix = {});
-void append_csv(std::string& out, const Row& row);
 
 /// Zeek conn.log (TSV): the header block, one line per connection, and the closing line.
 [[nodiscard]] std::string zeek_header(Nanos open_ts);

@@ -20,13 +20,12 @@ bool by_id(const std::pair<std::uint32_t, Row>& a, const std::pair<std::uint32_t
 } // namespace
 
 RecordWriter::RecordWriter(Output output, std::uint64_t top, bool live)
-    : output_(output), top_(top), live_(live) {
+    : output_(output), top_(top), live_(live), encoder_(connection_fields()) {
     if (output_ == Output::json) put("{\"connections\":[\n"); // the summary's members follow
     if (output_ == Output::csv) {
         std::string head;
-        for (const auto& f : connection_fields())
-            head += (head.empty() ? "" : ",") + f.key;
-        put(head + "\n");
+        encoder_.csv_header(head);
+        put(head);
     }
 }
 
@@ -70,15 +69,15 @@ void RecordWriter::add(const capture::Connection& c, std::string_view extra) {
     } else {
         const auto row = connection_row(c, origin_);
         if (output_ == Output::csv) {
-            append_csv(line_, row);
+            encoder_.csv_row(line_, row);
         } else if (output_ == Output::ndjson) {
             prefix_ = R"("type":"connection")";
             if (!extra.empty()) prefix_ += ',' + std::string(extra);
-            append_json(line_, row, prefix_);
+            encoder_.json_object(line_, row, prefix_);
             line_ += '\n';
         } else {
             if (!first_record_) line_ += ",\n";
-            append_json(line_, row, extra);
+            encoder_.json_object(line_, row, extra);
             first_record_ = false;
         }
     }

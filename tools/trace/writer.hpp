@@ -1,7 +1,9 @@
 #pragma once
 // Where connection records go as the tracker hands them out: streamed to stdout in the
 // machine formats (JSON, NDJSON, CSV, Zeek conn.log), or kept (the --top lowest numbers)
-// for the human table. Memory stays bounded by what is open, never by the file.
+// for the human table. Memory stays bounded by what is open, never by the file. JSON,
+// NDJSON and CSV rows are encoded by the report layer's RowEncoder (record_stream.hpp),
+// the same as every other tool's streams; Zeek's lines are netdx-trace's own.
 //
 //   --json     {"connections":[ rec, rec, ... ], <the summary's members>}
 //   --ndjson   {"type":"connection",...}\n ... {"type":"summary",...}\n
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include <netdx/capture/connection.hpp>
+#include <netdx/report/record_stream.hpp>
 #include <netdx/report/result.hpp>
 
 namespace netdx::trace {
@@ -50,6 +53,7 @@ private:
     std::string buf_, line_, prefix_;
     std::vector<std::pair<std::uint32_t, Row>> kept_; ///< a max-heap on the connection number
     std::uint64_t seen_ = 0;
+    RowEncoder encoder_; ///< the report layer's row encoder: one for every stream and format
 };
 
 } // namespace netdx::trace

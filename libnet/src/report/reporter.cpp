@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <netdx/report/record_stream.hpp>
 #include <netdx/report/reporter.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/sys/text.hpp>
@@ -83,24 +84,6 @@ nlohmann::json check_to_json(const CheckResult& c) {
             {"failed", c.failed}};
 }
 
-std::string raw_csv(const Value& v) {
-    return std::visit(
-        [](const auto& x) -> std::string {
-            using T = std::decay_t<decltype(x)>;
-            if constexpr (std::is_same_v<T, std::monostate>)
-                return "";
-            else if constexpr (std::is_same_v<T, bool>)
-                return x ? "true" : "false";
-            else if constexpr (std::is_same_v<T, std::string>)
-                return csv_escape(x);
-            else if constexpr (std::is_same_v<T, double>)
-                return std::isfinite(x) ? fmt::format("{}", x) : "";
-            else
-                return std::to_string(x);
-        },
-        v);
-}
-
 class TableReporter final : public Reporter {
 public:
     explicit TableReporter(ReporterOptions o) : opt_(o) {}
@@ -139,20 +122,6 @@ public:
             out << '\n'
                 << paint(Style::warn, "interrupted: the figures above are partial", opt_.color)
                 << '\n';
-        out.flush();
-    }
-
-    void write_interval(const Section& s, std::ostream& out) override {
-        for (const auto& row : s.rows) {
-            std::string line;
-            for (std::size_t i = 0; i < s.fields.size(); ++i) {
-                if (s.fields[i].machine_only) continue;
-                if (!line.empty()) line += "  ";
-                line += fmt::format("{} {}", s.fields[i].title,
-                                    format_value(row[i].value, s.fields[i].unit));
-            }
-            out << line << '\n';
-        }
         out.flush();
     }
 
@@ -245,7 +214,6 @@ public:
         out << dump_json(report_to_json(report), 2) << '\n';
         out.flush();
     }
-    void write_interval(const Section&, std::ostream&) override {}
 };
 
 class NdjsonReporter final : public Reporter {
@@ -267,17 +235,16 @@ public:
         }
         out.flush();
     }
-    void write_interval(const Section& s, std::ostream& out) override {
-        write_rows(s, out);
-        out.flush();
-    }
 
 private:
     static void write_rows(const Section& s, std::ostream& out) {
+        const RowEncoder encoder(s.fields);
+        std::string type = "\"type\":", line;
+        append_json_string(type, s.name);
         for (const auto& row : s.rows) {
-            nlohmann::json j = {{"type", s.name}};
-            j.update(row_to_json(s, row));
-            out << dump_json(j) << '\n';
+            line.clear();
+            encoder.json_object(line, row, type);
+            out << line << '\n';
         }
     }
 };
@@ -297,28 +264,16 @@ public:
         if (s != nullptr) write_section(*s, out, true);
         out.flush();
     }
-    void write_interval(const Section& s, std::ostream& out) override {
-        write_section(s, out, !header_written_);
-        header_written_ = true;
-        out.flush();
-    }
 
 private:
     static void write_section(const Section& s, std::ostream& out, bool header) {
-        if (header) {
-            std::string line;
-            for (const auto& f : s.fields)
-                line += (line.empty() ? "" : ",") + csv_escape(f.key);
-            out << line << "\r\n";
-        }
-        for (const auto& row : s.rows) {
-            std::string line;
-            for (std::size_t i = 0; i < row.size(); ++i)
-                line += (i ? "," : "") + raw_csv(row[i].value);
-            out << line << "\r\n";
-        }
+        const RowEncoder encoder(s.fields);
+        std::string text;
+        if (header) encoder.csv_header(text);
+        for (const auto& row : s.rows)
+            encoder.csv_row(text, row);
+        out << text;
     }
-    bool header_written_ = false;
 };
 
 } // namespace

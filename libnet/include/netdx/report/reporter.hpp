@@ -17,11 +17,9 @@ enum class Format { table, json, ndjson, csv };
 class Reporter {
 public:
     virtual ~Reporter() = default;
-    /// The whole report at the end of a run.
+    /// The whole report at the end of a run. (Rows that come as they go, intervals and
+    /// ticks, are a RecordStream's: record_stream.hpp.)
     virtual void write(const Report& report, std::ostream& out) = 0;
-    /// One record of a stream (per-interval lines, watch ticks). `section` is a record or a
-    /// one-row table. JSON collects nothing here: the tool puts intervals in the final report.
-    virtual void write_interval(const Section& section, std::ostream& out) = 0;
 };
 
 struct ReporterOptions {
