@@ -1,10 +1,13 @@
+#include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
 #include <netdx/report/color.hpp>
+#include <netdx/report/record_stream.hpp>
 #include <netdx/report/reporter.hpp>
 #include <netdx/report/threshold.hpp>
 #include <netdx/sys/parse_error.hpp>
@@ -211,4 +214,116 @@ TEST_CASE("a failure makes the report fail whatever its checks say") {
     CHECK(env["passed"] == false);
     CHECK(env["error"]["exit_code"] == 2);
     CHECK(env["error"]["message"] == "bad port '0'");
+}
+
+// ------------------------------------------------------------------ record streams
+
+namespace {
+
+std::vector<Field> stream_fields() {
+    return {{"name", "name", Unit::none},
+            {"count", "count", Unit::count},
+            {"delta", "delta", Unit::count},
+            {"rtt_ns", "rtt", Unit::ns},
+            {"ok", "ok", Unit::none},
+            {"ratio", "ratio", Unit::none},
+            {"raw", "raw", Unit::none, false, true}};
+}
+
+Row stream_row(std::string name) {
+    return {Cell(std::move(name)),
+            Cell(std::uint64_t{18446744073709551615u}),
+            Cell(std::int64_t{-3}),
+            Cell(Value{}),
+            Cell(true),
+            Cell(2.0),
+            Cell(0.1)};
+}
+
+} // namespace
+
+TEST_CASE("the row encoder writes JSON a JSON parser reads back exactly, whatever the bytes") {
+    const RowEncoder enc(stream_fields());
+    const std::string nasty = std::string("q\"b\\s\n\t\x01 caf\xc3\xa9 ") + "\xff\xfe";
+    std::string out;
+    enc.json_object(out, stream_row(nasty), R"("type":"tick")");
+    const auto j = nlohmann::json::parse(out); // throws on invalid JSON (or invalid UTF-8)
+    CHECK(j.at("type") == "tick");
+    CHECK(j.at("name").get<std::string>().starts_with("q\"b\\s\n\t\x01 caf\xc3\xa9 "));
+    CHECK(j.at("name").get<std::string>().ends_with("\\xff\\xfe")); // stray bytes as text
+    CHECK(j.at("count").get<std::uint64_t>() == 18446744073709551615u);
+    CHECK(j.at("delta").get<std::int64_t>() == -3);
+    CHECK(j.at("rtt_ns").is_null());
+    CHECK(j.at("ok") == true);
+    CHECK(j.at("ratio").is_number_float()); // 2.0 stays a double, not 2
+    CHECK(j.at("ratio").get<double>() == 2.0);
+    CHECK(j.at("raw").get<double>() == 0.1);
+    // Schema order, "type" first.
+    CHECK(out.rfind(R"({"type":"tick","name":)", 0) == 0);
+    std::string nan;
+    enc.json_object(nan, {Cell("x"), Cell(std::uint64_t{1}), Cell(std::int64_t{0}),
+                          Cell(std::uint64_t{5}), Cell(false),
+                          Cell(std::numeric_limits<double>::infinity()), Cell(Value{})});
+    CHECK(nlohmann::json::parse(nan).at("ratio").is_null()); // not finite: null, still JSON
+}
+
+TEST_CASE("the row encoder writes RFC 4180 CSV: one header, CRLF, quotes where needed") {
+    const RowEncoder enc(stream_fields());
+    std::string out;
+    enc.csv_header(out);
+    enc.csv_row(out, stream_row("a,\"b\"\nc"));
+    CHECK(out == "name,count,delta,rtt_ns,ok,ratio,raw\r\n"
+                 "\"a,\"\"b\"\"\nc\",18446744073709551615,-3,,true,2,0.1\r\n");
+}
+
+TEST_CASE("a record stream writes each format as rows come") {
+    std::string sunk;
+    auto sink = [&](std::string_view s) { sunk += s; };
+    SUBCASE("ndjson: one typed object per line") {
+        RecordStream s(Format::ndjson, "interval", stream_fields(), sink);
+        s.write(stream_row("a"));
+        s.write(stream_row("b"), "[1s] ", R"("extra":[1,2])");
+        CHECK(s.rows() == 2);
+        const auto nl = sunk.find('\n');
+        REQUIRE(nl != std::string::npos);
+        const auto first = nlohmann::json::parse(sunk.substr(0, nl));
+        const auto second = nlohmann::json::parse(sunk.substr(nl + 1));
+        CHECK(first.at("type") == "interval");
+        CHECK(first.at("name") == "a");
+        CHECK(second.at("extra") == nlohmann::json::array({1, 2}));
+        CHECK(sunk.find("[1s]") == std::string::npos); // the prefix is the table's only
+    }
+    SUBCASE("csv: the header once") {
+        RecordStream s(Format::csv, "interval", stream_fields(), sink);
+        s.write(stream_row("a"));
+        s.write(stream_row("b"));
+        CHECK(sunk.find("name,count") == 0);
+        CHECK(sunk.find("name,count", 1) == std::string::npos);
+        CHECK(std::count(sunk.begin(), sunk.end(), '\n') == 3);
+    }
+    SUBCASE("table: a human line, machine-only fields left out") {
+        RecordStream s(Format::table, "interval", stream_fields(), sink);
+        s.write(stream_row("a"), "[2s] ");
+        CHECK(sunk.rfind("[2s] name a  count ", 0) == 0);
+        CHECK(sunk.find("raw") == std::string::npos);
+        CHECK(sunk.back() == '\n');
+    }
+    SUBCASE("json: kept for the document, nothing written") {
+        RecordStream s(Format::json, "interval", stream_fields(), sink);
+        CHECK(s.json_array() == "[]");
+        s.write(stream_row("a"));
+        s.write(stream_row("b"));
+        CHECK(sunk.empty());
+        const auto arr = nlohmann::json::parse(s.json_array());
+        REQUIRE(arr.size() == 2);
+        CHECK(arr[1].at("name") == "b");
+    }
+    SUBCASE("json: streamed between the caller's brackets") {
+        RecordStream s(Format::json, "connection", stream_fields(), sink, false);
+        sunk += "[";
+        s.write(stream_row("a"));
+        s.write(stream_row("b"));
+        sunk += "]";
+        CHECK(nlohmann::json::parse(sunk).size() == 2);
+    }
 }
