@@ -93,3 +93,13 @@ def fresh_netns(test, prefix):
     subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True,
                    capture_output=True, timeout=TIMEOUT)
     return name
+
+
+def per_backend(*backends):
+    """A class decorator: one test method per backend, test_<backend> ('-' as '_'), each calling
+    self.check(backend), so every backend is its own CTest."""
+    def add(cls):
+        for backend in backends:
+            setattr(cls, "test_" + backend.replace("-", "_"), lambda self, b=backend: self.check(b))
+        return cls
+    return add

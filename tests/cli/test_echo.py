@@ -11,7 +11,7 @@ import time
 import unittest
 
 from echo_server import EchoProcess, wait_until
-from netdx_test import TIMEOUT, binary, io_uring_disabled, require_program, run
+from netdx_test import TIMEOUT, binary, io_uring_disabled, per_backend, require_program, run
 
 
 def read_to_eof(s):
@@ -317,6 +317,7 @@ def recv_exactly(s, n):
     return bytes(data)
 
 
+@per_backend("epoll", "poll", "uring")
 class EchoBackends(unittest.TestCase):
     """The same server on each event-loop backend, with this test's sockets as the peer:
     every byte back in order over many connections at once and through a peer that reads
@@ -359,15 +360,6 @@ class EchoBackends(unittest.TestCase):
         self.assertEqual(stats["connections_total"], 42)
         self.assertGreaterEqual(stats["connections_idle_closed"], 1)
         self.assertEqual(stats["connections_reset"], 0)
-
-    def test_epoll(self):
-        self.check("epoll")
-
-    def test_poll(self):
-        self.check("poll")
-
-    def test_uring(self):
-        self.check("uring")
 
     def test_an_unknown_backend_names_the_token(self):
         r = run(["netdx-echo", "--backend", "kqueue"])

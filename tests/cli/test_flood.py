@@ -7,7 +7,7 @@ import time
 import unittest
 
 from echo_server import EchoProcess
-from netdx_test import TIMEOUT, binary, fresh_netns, run
+from netdx_test import TIMEOUT, binary, fresh_netns, per_backend, run
 from peers import SelectorEcho, TcpPeer
 
 
@@ -157,6 +157,7 @@ class FloodCounts(unittest.TestCase):
         self.assertTrue(doc["checks"][0]["failed"])
 
 
+@per_backend("epoll-et", "epoll", "poll", "uring", "uring-multishot")
 class FloodBackends(unittest.TestCase):
     """The same flood on each event-loop backend against a Python echo server, whose own
     counts are the truth: every connection it accepted is established here, every one is
@@ -179,21 +180,6 @@ class FloodBackends(unittest.TestCase):
             self.assertGreaterEqual(res["echoes"], 300)  # at least one round each
             self.assertLessEqual(res["echoes"] * 16, server.echoed)
             self.assertEqual(res["messages_sent"], res["echoes"] + res["unanswered"])
-
-    def test_epoll_et(self):
-        self.check("epoll-et")
-
-    def test_epoll(self):
-        self.check("epoll")
-
-    def test_poll(self):
-        self.check("poll")
-
-    def test_uring(self):
-        self.check("uring")
-
-    def test_uring_multishot(self):
-        self.check("uring-multishot")
 
 
 class FloodErrors(unittest.TestCase):

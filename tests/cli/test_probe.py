@@ -11,7 +11,7 @@ import time
 import unittest
 
 from echo_server import EchoProcess
-from netdx_test import TIMEOUT, binary, require_program, run, run_json
+from netdx_test import TIMEOUT, binary, per_backend, require_program, run, run_json
 from peers import SelectorEcho, TcpPeer, UdpDropper
 
 SHORT = ["--duration", "1s", "--warmup", "100ms"]
@@ -201,6 +201,7 @@ class ProbeUdpLoss(unittest.TestCase):
         self.assertGreaterEqual(res["lost"], dropper.dropped - 16)
 
 
+@per_backend("epoll", "poll", "uring")
 class ProbeBackends(unittest.TestCase):
     """Many connections and paced runs on each event-loop backend, against peers in this
     test whose own counts are the truth: a Python echo server's bytes, a UDP echo that drops
@@ -226,15 +227,6 @@ class ProbeBackends(unittest.TestCase):
         self.assertEqual(res["count"], 900)
         self.assertEqual(res["sent"], dropper.received)
         self.assertEqual(res["lost"], dropper.dropped)
-
-    def test_epoll(self):
-        self.check("epoll")
-
-    def test_poll(self):
-        self.check("poll")
-
-    def test_uring(self):
-        self.check("uring")
 
 
 class ProbeConnect(unittest.TestCase):

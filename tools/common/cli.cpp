@@ -286,29 +286,20 @@ IntervalStream::IntervalStream(const CommonOptions& common, std::string key)
 
 IntervalStream::~IntervalStream() = default;
 
-RecordStream& IntervalStream::stream_for(const Section& section) {
-    auto& s = streams_[section.name];
-    if (!s)
-        s = std::make_unique<RecordStream>(format_, section.name, section.fields,
-                                           [](std::string_view text) { write_stdout(text); });
-    return *s;
-}
-
 void IntervalStream::write(const Section& section, std::string_view prefix) {
-    auto& stream = stream_for(section);
+    // --json promises one document: the stream keeps the rows for the final report.
+    if (!stream_)
+        stream_ = std::make_unique<RecordStream>(format_, section.name, section.fields,
+                                                 [](std::string_view text) { write_stdout(text); });
     for (const auto& row : section.rows) {
         ++count_;
-        if (format_ == Format::json) { // one document: kept for the final report
-            if (!kept_.empty()) kept_ += ',';
-            stream.encoder().json_object(kept_, row);
-            continue;
-        }
-        stream.write(row, prefix);
+        stream_->write(row, prefix);
     }
 }
 
 void IntervalStream::into(Report& report) const {
-    if (format_ == Format::json) report.extra[key_] = nlohmann::json::parse("[" + kept_ + "]");
+    if (format_ == Format::json)
+        report.extra[key_] = nlohmann::json::parse(stream_ ? stream_->json_array() : "[]");
 }
 
 void warn(const CommonOptions& common, const std::string& tool, const std::string& text) {

@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
-#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -111,7 +110,8 @@ public:
 int emit(const Report& report, const CommonOptions& common);
 
 /// The rows a long run prints as it goes (interval lines, watch ticks), through the report
-/// layer's RecordStream (one per section name: its schema is the section's fields). The
+/// layer's RecordStream, whose schema is the first section's (every later one has the same
+/// name and fields). The
 /// table, NDJSON and CSV formats write each at once; --json promises one document, so there
 /// they are kept and put into the final report under `key` ("intervals", "ticks"): nothing
 /// is lost.
@@ -128,11 +128,9 @@ public:
     [[nodiscard]] std::size_t rows() const { return count_; }
 
 private:
-    RecordStream& stream_for(const Section& section);
     Format format_;
     std::string key_;
-    std::map<std::string, std::unique_ptr<RecordStream>> streams_; ///< by section name
-    std::string kept_; ///< --json: the rows' objects, comma-separated
+    std::unique_ptr<RecordStream> stream_; ///< made by the first write
     std::size_t count_ = 0;
 };
 

@@ -290,18 +290,15 @@ void start_sink(Sink& sink, int ports, int processes) {
         sink.endpoints.push_back(server->local_endpoint());
         servers.push_back(sink_config(server->local_endpoint()));
     }
-    sink.fleet.emplace(EchoFleet::Options{.servers = std::move(servers),
+    sink.fleet.emplace(EchoFleet::Options{.name = "embedded sink",
+                                          .servers = std::move(servers),
                                           .processes = processes,
                                           .report_every = 100 * kNanosPerMilli,
                                           .in_worker = [&] {
                                               cli::reset_after_fork();
                                               reserve.clear();
                                           }});
-    try {
-        sink.fleet->wait_ready(10 * kNanosPerSecond);
-    } catch (const std::exception& e) {
-        throw std::runtime_error(std::string("embedded sink: ") + e.what());
-    }
+    sink.fleet->wait_ready(10 * kNanosPerSecond);
 }
 
 /// Stops the sink once it has accepted `established` connections (or after 2 s: on a busy
@@ -869,30 +866,25 @@ int run(const Options& o) {
     std::vector<std::optional<flood::Result>> results(k);
     std::vector<bool> held(k, false), hold_over(k, false);
     std::vector<std::string> errors;
+    // A worker's error needs nothing here: its outcome carries it (below).
     auto on_line = [&](const WorkerMessage& m) {
         const auto i = m.worker;
         if (m.kind == WorkerMessageKind::error) {
-            errors.emplace_back(m.payload);
-            held[i] = hold_over[i] = true;
+            held[i] = hold_over[i] = true; // it is done
             return;
         }
         const auto j = nlohmann::json::parse(m.payload, nullptr, false);
         if (j.is_discarded()) return;
-        switch (m.kind) {
-        case WorkerMessageKind::progress:
+        if (m.kind == WorkerMessageKind::progress) {
             latest[i] = flood::Progress::from_json(j);
-            break;
-        case WorkerMessageKind::event:
-            if (j.value("type", "") == "held") held[i] = true;
-            if (j.value("type", "") == "hold_over") hold_over[i] = true;
-            break;
-        case WorkerMessageKind::result:
+        } else if (m.kind == WorkerMessageKind::result) {
             results[i] = flood::Result::from_json(j);
             latest[i] = results[i]->progress;
             held[i] = hold_over[i] = true; // it is done either way
-            break;
-        case WorkerMessageKind::error:
-            break;
+        } else if (j.value("type", "") == "held") {
+            held[i] = true;
+        } else if (j.value("type", "") == "hold_over") {
+            hold_over[i] = true;
         }
     };
     auto merged = [&] {
@@ -993,10 +985,11 @@ int run(const Options& o) {
     const auto outcomes = workers.wait_all(5 * kNanosPerSecond, on_line);
     const auto counters1 = NetCounters::read();
 
-    // A worker's own error is already in `errors`; how the others ended is said once.
+    // A failed worker's own words; how the others ended.
     for (const auto& outcome : outcomes)
-        if (!outcome.ok() && outcome.how != WorkerOutcome::How::failed)
-            errors.push_back(outcome.describe());
+        if (!outcome.ok())
+            errors.push_back(outcome.how == WorkerOutcome::How::failed ? outcome.error
+                                                                       : outcome.describe());
     if (cli::interrupted() && check && !verification.last)
         verification.note = "interrupted before the ramp was over: the server's side was not "
                             "checked, established counts client-side handshakes";

@@ -17,16 +17,31 @@ namespace {
 bool by_id(const std::pair<std::uint32_t, Row>& a, const std::pair<std::uint32_t, Row>& b) {
     return a.first < b.first;
 }
+
+/// The record stream's format for the outputs it writes (table and Zeek never reach it).
+Format stream_format(Output o) {
+    switch (o) {
+    case Output::json:
+        return Format::json;
+    case Output::ndjson:
+        return Format::ndjson;
+    case Output::csv:
+        return Format::csv;
+    case Output::table:
+    case Output::zeek:
+        break;
+    }
+    return Format::table;
+}
 } // namespace
 
 RecordWriter::RecordWriter(Output output, std::uint64_t top, bool live)
-    : output_(output), top_(top), live_(live), encoder_(connection_fields()) {
+    : output_(output), top_(top), live_(live),
+      stream_(
+          stream_format(output), "connection", connection_fields(),
+          [this](std::string_view s) { put(s); }, /*keep_json=*/false) {
     if (output_ == Output::json) put("{\"connections\":[\n"); // the summary's members follow
-    if (output_ == Output::csv) {
-        std::string head;
-        encoder_.csv_header(head);
-        put(head);
-    }
+    stream_.header();                                         // CSV: even when no connection comes
 }
 
 void RecordWriter::start(Nanos first_ts) {
@@ -63,25 +78,10 @@ void RecordWriter::add(const capture::Connection& c, std::string_view extra) {
         std::push_heap(kept_.begin(), kept_.end(), by_id);
         return;
     }
-    line_.clear();
-    if (output_ == Output::zeek) {
-        line_ = zeek_line(c);
-    } else {
-        const auto row = connection_row(c, origin_);
-        if (output_ == Output::csv) {
-            encoder_.csv_row(line_, row);
-        } else if (output_ == Output::ndjson) {
-            prefix_ = R"("type":"connection")";
-            if (!extra.empty()) prefix_ += ',' + std::string(extra);
-            encoder_.json_object(line_, row, prefix_);
-            line_ += '\n';
-        } else {
-            if (!first_record_) line_ += ",\n";
-            encoder_.json_object(line_, row, extra);
-            first_record_ = false;
-        }
-    }
-    put(line_);
+    if (output_ == Output::zeek)
+        put(zeek_line(c));
+    else
+        stream_.write(connection_row(c, origin_), {}, extra);
     if (live_) flush(); // a live stream shows each connection as it ends
 }
 

@@ -2,8 +2,8 @@
 // Where connection records go as the tracker hands them out: streamed to stdout in the
 // machine formats (JSON, NDJSON, CSV, Zeek conn.log), or kept (the --top lowest numbers)
 // for the human table. Memory stays bounded by what is open, never by the file. JSON,
-// NDJSON and CSV rows are encoded by the report layer's RowEncoder (record_stream.hpp),
-// the same as every other tool's streams; Zeek's lines are netdx-trace's own.
+// NDJSON and CSV records go through the report layer's RecordStream (record_stream.hpp),
+// as every other tool's streams do; Zeek's lines are netdx-trace's own.
 //
 //   --json     {"connections":[ rec, rec, ... ], <the summary's members>}
 //   --ndjson   {"type":"connection",...}\n ... {"type":"summary",...}\n
@@ -48,12 +48,11 @@ private:
     std::uint64_t top_;
     bool live_;
     bool started_ = false;
-    bool first_record_ = true;
     Nanos origin_ = 0;
-    std::string buf_, line_, prefix_;
+    std::string buf_;
     std::vector<std::pair<std::uint32_t, Row>> kept_; ///< a max-heap on the connection number
     std::uint64_t seen_ = 0;
-    RowEncoder encoder_; ///< the report layer's row encoder: one for every stream and format
+    RecordStream stream_; ///< JSON, NDJSON and CSV records: the report layer's stream
 };
 
 } // namespace netdx::trace

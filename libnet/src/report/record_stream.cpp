@@ -139,18 +139,18 @@ void RecordStream::write(const Row& row, std::string_view table_prefix, std::str
         line_ += table_prefix;
         encoder_.text_line(line_, row);
         break;
-    case Format::ndjson: {
-        std::string leading = type_member_;
+    case Format::ndjson:
+        leading_ = type_member_;
         if (!extra.empty()) {
-            leading += ',';
-            leading += extra;
+            leading_ += ',';
+            leading_ += extra;
         }
-        encoder_.json_object(line_, row, leading);
+        encoder_.json_object(line_, row, leading_);
         line_ += '\n';
         break;
-    }
     case Format::csv:
-        if (rows_ == 0) encoder_.csv_header(line_);
+        if (!header_written_) encoder_.csv_header(line_);
+        header_written_ = true;
         encoder_.csv_row(line_, row);
         break;
     case Format::json:
@@ -164,6 +164,14 @@ void RecordStream::write(const Row& row, std::string_view table_prefix, std::str
         break;
     }
     ++rows_;
+    sink_(line_);
+}
+
+void RecordStream::header() {
+    if (format_ != Format::csv || header_written_) return;
+    header_written_ = true;
+    line_.clear();
+    encoder_.csv_header(line_);
     sink_(line_);
 }
 

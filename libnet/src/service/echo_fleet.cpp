@@ -48,7 +48,7 @@ int serve(const EchoFleet::Options& o, WorkerChannel& ch) {
 
 } // namespace
 
-EchoFleet::EchoFleet(Options options) {
+EchoFleet::EchoFleet(Options options) : name_(options.name) {
     latest_.resize(static_cast<std::size_t>(std::max(options.processes, 0)));
     for (int i = 0; i < options.processes; ++i)
         procs_.spawn([&options](WorkerChannel& ch) { return serve(options, ch); });
@@ -62,8 +62,7 @@ void EchoFleet::on_message(const WorkerMessage& m) {
     case WorkerMessageKind::progress:
     case WorkerMessageKind::result: {
         const auto j = nlohmann::json::parse(m.payload, nullptr, false);
-        if (!j.is_discarded() && m.worker < latest_.size())
-            latest_[m.worker] = EchoStats::from_json(j);
+        if (!j.is_discarded()) latest_[m.worker] = EchoStats::from_json(j);
         break;
     }
     case WorkerMessageKind::error:
@@ -85,15 +84,14 @@ void EchoFleet::wait_ready(Nanos timeout) {
         std::vector<pollfd> fds;
         for (int fd : procs_.report_fds())
             fds.push_back({fd, POLLIN, 0});
-        if (fds.size() < procs_.size()) break; // one closed its end: it is gone
         ::poll(fds.data(), fds.size(), 10);
         poll();
     }
     poll();
-    if (!failure_.empty()) throw std::runtime_error(failure_);
+    if (!failure_.empty()) throw std::runtime_error(name_ + ": " + failure_);
     if (ready_ < procs_.size())
         throw std::system_error(ETIMEDOUT, std::generic_category(),
-                                "echo worker processes did not start");
+                                name_ + ": worker processes did not start");
 }
 
 EchoStats EchoFleet::stats() const {
@@ -105,7 +103,14 @@ EchoStats EchoFleet::stats() const {
 
 std::vector<WorkerOutcome> EchoFleet::stop(Nanos grace) {
     procs_.request_stop();
-    return procs_.wait_all(grace, [this](const WorkerMessage& m) { on_message(m); });
+    auto outcomes = procs_.wait_all(grace, [this](const WorkerMessage& m) { on_message(m); });
+    // How a worker ended says more than that it did (or than the error it sent).
+    for (const auto& o : outcomes)
+        if (!o.ok()) {
+            failure_ = o.describe();
+            break;
+        }
+    return outcomes;
 }
 
 } // namespace netdx

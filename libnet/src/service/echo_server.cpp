@@ -173,7 +173,7 @@ struct EchoServer::Worker {
         for (auto& c : conns)
             if (c) close_conn(*c, nullptr);
         if (listen) loop->unwatch(listen.get());
-        if (udp && !cfg.busy_poll) loop->unwatch(udp.get());
+        if (udp) loop->unwatch(udp.get()); // a no-op when busy-polling: never watched
         listen.reset();
         udp.reset();
     }

@@ -60,6 +60,8 @@ public:
     /// One row. `table_prefix` goes before the human line ("[2s] "); `extra` is more JSON
     /// members for JSON and NDJSON (",\"ladder\":[…]" without the leading comma).
     void write(const Row& row, std::string_view table_prefix = {}, std::string_view extra = {});
+    /// CSV: the header now, before any row (once; the first row writes it otherwise).
+    void header();
     [[nodiscard]] std::size_t rows() const { return rows_; }
     /// --json with keep_json: the rows so far, "[{…},…]" ("[]" when none).
     [[nodiscard]] std::string json_array() const { return "[" + kept_ + "]"; }
@@ -71,8 +73,9 @@ private:
     RowEncoder encoder_;
     Sink sink_;
     bool keep_json_;
-    std::string kept_, line_;
+    std::string kept_, line_, leading_;
     std::size_t rows_ = 0;
+    bool header_written_ = false;
 };
 
 } // namespace netdx

@@ -27,7 +27,8 @@ namespace netdx {
 class EchoFleet {
 public:
     struct Options {
-        std::vector<EchoConfig> servers; ///< one EchoServer per entry, in every process
+        std::string name = "echo workers"; ///< what wait_ready's errors call the fleet
+        std::vector<EchoConfig> servers;   ///< one EchoServer per entry, in every process
         int processes = 1;
         Nanos report_every = 100 * kNanosPerMilli;
         /// Run first in each worker: a tool resets its signal state there, and closes what
@@ -42,14 +43,15 @@ public:
     EchoFleet& operator=(const EchoFleet&) = delete;
 
     /// Waits until every worker serves. Throws std::runtime_error with a worker's own error
-    /// ("embedded sink: bind 127.0.0.1:7: …"), or when they are not ready within `timeout`.
+    /// ("embedded sink: bind 127.0.0.1:7: …"), or std::system_error (ETIMEDOUT) when they are
+    /// not ready within `timeout`.
     void wait_ready(Nanos timeout);
     /// Reads what the workers said, without blocking.
     void poll();
     /// The sum of every worker's latest counters (final ones after stop()).
     [[nodiscard]] EchoStats stats() const;
-    /// The first failure a worker reported, or that one ended while serving (stop() says how
-    /// it ended); empty while there is none.
+    /// The first failure a worker reported, or that one ended while serving; after stop(),
+    /// how the first worker that did not finish ended. Empty while there is none.
     [[nodiscard]] const std::string& failure() const { return failure_; }
     /// Asks every worker to stop and waits for them (killing those that outlast `grace`).
     std::vector<WorkerOutcome> stop(Nanos grace);
@@ -58,6 +60,7 @@ public:
 
 private:
     void on_message(const WorkerMessage& m);
+    std::string name_;
     WorkerProcesses procs_;
     std::vector<EchoStats> latest_;
     std::size_t ready_ = 0;
