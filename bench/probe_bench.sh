@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # netdx-probe and netdx-echo beside the floor and sockperf, same run, interleaved, medians.
-# Never pass/fail. usage: bench/probe_bench.sh [build-dir] [repeats] [seconds]
+# Never pass/fail. usage: bench/probe_bench.sh [build-dir] [repeats] [seconds] [rtt|echo|all]
 set -euo pipefail
 BUILD=${1:-build}
 REPEATS=${2:-5}
 SECS=${3:-3}
+PART=${4:-all}
 BIN=$BUILD/bin
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
@@ -30,6 +31,7 @@ start_echo() { # starts a netdx-echo with $1 threads (and options $2...); sets E
   echo "netdx-echo did not start" >&2; exit 1
 }
 
+if [[ $PART != echo ]]; then
 echo "== RTT p50, 64-byte messages, loopback ($REPEATS interleaved runs of ${SECS}s, medians)"
 start_echo 1; ECHO1=$ECHO_PORT
 start_echo 1 --spin 0; ECHO0=$ECHO_PORT # the same server without its adaptive spin
@@ -77,33 +79,56 @@ for proto in tcp udp; do
   printf '  %s %-44s %9.2f us  %.2fx spinning floor\n' "$proto" "probe --busy-poll vs echo --busy-poll" "$(echo "$BB/1000" | bc -l)" "$(echo "$BB/$SF" | bc -l)"
 done
 
+fi
+
+[[ $PART == rtt ]] && exit 0
 echo
 echo "== echo messages/s, 64 bytes, one server thread, netdx-probe as the client (medians of $REPEATS)"
-echo "   netdx-echo on each event-loop backend (--backend epoll, poll, uring) beside the C epoll floor"
+echo "   netdx-echo on each backend beside the C floors: epoll (readiness) and io_uring (completions)"
+start_echo 1; ECHO1=$ECHO_PORT
+start_echo 1 --spin 0; ECHO0=$ECHO_PORT
 start_echo 1 --backend poll; ECHOP=$ECHO_PORT
 start_echo 1 --backend uring; ECHOU=$ECHO_PORT
-FLOOR_PORT_FILE=$(mktemp)
-"$BIN/floor_epoll_echo" > "$FLOOR_PORT_FILE" &
-PIDS+=($!)
-sleep 0.3
-FLOOR_PORT=$(head -1 "$FLOOR_PORT_FILE")
+start_echo 1 --backend uring-oneshot; ECHOUP=$ECHO_PORT
+floor_port() { # starts a floor server $1; sets FLOOR_PORT
+  local file
+  file=$(mktemp)
+  "$BIN/$1" > "$file" &
+  PIDS+=($!)
+  for _ in $(seq 50); do
+    FLOOR_PORT=$(head -1 "$file")
+    [[ -n $FLOOR_PORT ]] && { rm -f "$file"; return; }
+    sleep 0.1
+  done
+  echo "$1 did not start" >&2; exit 1
+}
+floor_port floor_epoll_echo; FLOOR_EPOLL=$FLOOR_PORT
+floor_port floor_uring_echo; FLOOR_URING=$FLOOR_PORT
+ulimit -n "$(ulimit -Hn)" # 10,000 connections
 for conns in 1 100 10000; do
-  f=(); n=(); z=(); pl=(); ur=()
+  f=(); fu=(); n=(); z=(); pl=(); ur=(); up=()
   rate() { "$BIN/netdx-probe" "127.0.0.1:$1" -c "$conns" -t 1 --warmup 500ms -q -d "${SECS}s" --json | jq_rate; }
   for ((i = 0; i < REPEATS; i++)); do
-    f+=("$(rate "$FLOOR_PORT")")
+    f+=("$(rate "$FLOOR_EPOLL")")
+    fu+=("$(rate "$FLOOR_URING")")
     n+=("$(rate "$ECHO1")")
     z+=("$(rate "$ECHO0")")
     pl+=("$(rate "$ECHOP")")
     ur+=("$(rate "$ECHOU")")
+    up+=("$(rate "$ECHOUP")")
   done
   F=$(printf '%s\n' "${f[@]}" | median)
+  FU=$(printf '%s\n' "${fu[@]}" | median)
   N=$(printf '%s\n' "${n[@]}" | median)
   Z=$(printf '%s\n' "${z[@]}" | median)
   P=$(printf '%s\n' "${pl[@]}" | median)
   U=$(printf '%s\n' "${ur[@]}" | median)
-  printf '  %6d connections: floor epoll echo %8.0f msg/s  netdx-echo %8.0f (%.2fx)  --spin 0 %8.0f (%.2fx)\n' \
-    "$conns" "$F" "$N" "$(echo "$N/$F" | bc -l)" "$Z" "$(echo "$Z/$F" | bc -l)"
-  printf '  %6s              --backend poll %8.0f (%.2fx)  --backend uring %8.0f (%.2fx)\n' \
-    "" "$P" "$(echo "$P/$F" | bc -l)" "$U" "$(echo "$U/$F" | bc -l)"
+  UP=$(printf '%s\n' "${up[@]}" | median)
+  x() { echo "$1/$F" | bc -l; }
+  printf '  %6d connections: C epoll floor %8.0f msg/s   C io_uring floor %8.0f (%.2fx)\n' \
+    "$conns" "$F" "$FU" "$(x "$FU")"
+  printf '  %6s   netdx-echo epoll %8.0f (%.2fx)  --spin 0 %8.0f (%.2fx)  poll %8.0f (%.2fx)\n' \
+    "" "$N" "$(x "$N")" "$Z" "$(x "$Z")" "$P" "$(x "$P")"
+  printf '  %6s   netdx-echo uring (completions) %8.0f (%.2fx)  uring-oneshot (readiness) %8.0f (%.2fx)\n' \
+    "" "$U" "$(x "$U")" "$UP" "$(x "$UP")"
 done

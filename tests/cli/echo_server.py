@@ -10,8 +10,8 @@ from netdx_test import binary
 
 
 class EchoProcess:
-    def __init__(self, *args, listen="127.0.0.1:0", fmt="--json"):
-        cmd = [binary("netdx-echo"), "--listen", listen] + ([fmt] if fmt else []) + list(args)
+    def __init__(self, *args, listen="127.0.0.1:0", fmt="--json", prefix=()):
+        cmd = list(prefix) + [binary("netdx-echo"), "--listen", listen] + ([fmt] if fmt else []) + list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stderr.readline()  # "netdx-echo: listening on 127.0.0.1:PORT (...)"
         m = re.search(r"listening on (\S+):(\d+) ", line)

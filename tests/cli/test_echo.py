@@ -84,8 +84,15 @@ class EchoBasics(unittest.TestCase):
 
 
 class EchoHostilePeers(unittest.TestCase):
+    """Peers that misbehave, on the readiness path (epoll); the subclasses below run the
+    same peers against the other TCP paths."""
+    BACKEND = ()
+
+    def echo(self, *args, **kw):
+        return EchoProcess(*self.BACKEND, *args, **kw)
+
     def test_thousands_of_connections_reset_at_once_leak_nothing(self):
-        with EchoProcess("--threads", "2") as e:
+        with self.echo("--threads", "2") as e:
             baseline = e.fd_count()
             socks = []
             for _ in range(10000):
@@ -103,7 +110,7 @@ class EchoHostilePeers(unittest.TestCase):
         self.assertEqual(doc["stats"]["connections_total"], 10001)
 
     def test_slow_reader_memory_is_bounded_and_others_are_served(self):
-        with EchoProcess("--threads", "1", "--write-buffer", "64KiB") as e:
+        with self.echo("--threads", "1", "--write-buffer", "64KiB") as e:
             before = e.rss_kib()
             hog = socket.create_connection(("127.0.0.1", e.port))
             hog.setblocking(False)
@@ -124,7 +131,7 @@ class EchoHostilePeers(unittest.TestCase):
             hog.close()
 
     def test_flood_of_one_byte_writes(self):
-        with EchoProcess() as e:
+        with self.echo() as e:
             with socket.create_connection(("127.0.0.1", e.port), timeout=10) as s:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 for i in range(20000):
@@ -134,7 +141,7 @@ class EchoHostilePeers(unittest.TestCase):
             self.assertEqual(got, bytes(i % 256 for i in range(20000)))
 
     def test_half_closed_peer_gets_everything_then_eof(self):
-        with EchoProcess() as e:
+        with self.echo() as e:
             with socket.create_connection(("127.0.0.1", e.port), timeout=10) as s:
                 s.sendall(b"a" * 100000)
                 s.shutdown(socket.SHUT_WR)
@@ -143,8 +150,13 @@ class EchoHostilePeers(unittest.TestCase):
 
 
 class EchoLimits(unittest.TestCase):
+    BACKEND = ()
+
+    def echo(self, *args, **kw):
+        return EchoProcess(*self.BACKEND, *args, **kw)
+
     def test_max_connections_refuses_and_counts(self):
-        with EchoProcess("--max-connections", "3") as e:
+        with self.echo("--max-connections", "3") as e:
             keep = [socket.create_connection(("127.0.0.1", e.port), timeout=5) for _ in range(3)]
             for s in keep:
                 s.sendall(b"k")
@@ -158,8 +170,39 @@ class EchoLimits(unittest.TestCase):
             doc = e.stop_json()
         self.assertEqual(doc["stats"]["connections_refused"], 1)
 
+    def test_out_of_descriptors_sheds_connections_and_keeps_serving(self):
+        # 40 descriptors: the server's own (listeners, ring, eventfds …) leave room for a few
+        # connections; the rest are accepted with the spare descriptor and closed at once
+        # instead of spinning on EMFILE, and once they go the server serves again.
+        require_program("prlimit")
+        with self.echo("--threads", "1", prefix=["prlimit", "--nofile=40:40"]) as e:
+            socks = []
+            for _ in range(60):
+                s = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+                s.settimeout(5)
+                socks.append(s)
+            shed = 0
+            for s in socks:
+                try:
+                    s.sendall(b"x")
+                    got = s.recv(1)
+                except (ConnectionResetError, BrokenPipeError):
+                    got = b""
+                if got == b"":
+                    shed += 1
+                else:
+                    self.assertEqual(got, b"x")
+            self.assertGreater(shed, 0)
+            self.assertLess(shed, 60)
+            for s in socks:
+                s.close()
+            self.assertTrue(wait_until(lambda: tcp_echo(e.port, b"after") == b"after", timeout=10))
+            doc = e.stop_json()
+        self.assertEqual(doc["stats"]["connections_refused"], shed)
+        self.assertEqual(doc["stats"]["connections_total"], 60 - shed + 1)
+
     def test_idle_timeout_closes_idle_connections_only(self):
-        with EchoProcess("--idle-timeout", "300ms") as e:
+        with self.echo("--idle-timeout", "300ms") as e:
             idle = socket.create_connection(("127.0.0.1", e.port), timeout=5)
             busy = socket.create_connection(("127.0.0.1", e.port), timeout=5)
             start = time.monotonic()
@@ -174,7 +217,7 @@ class EchoLimits(unittest.TestCase):
         self.assertEqual(doc["stats"]["connections_idle_closed"], 1)
 
     def test_udp_rate_limit_per_source(self):
-        with EchoProcess("--udp-rate-limit", "5/s") as e:
+        with self.echo("--udp-rate-limit", "5/s") as e:
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             u.settimeout(0.3)
             for i in range(40):
@@ -190,6 +233,17 @@ class EchoLimits(unittest.TestCase):
         self.assertGreaterEqual(replies, 5)
         self.assertLessEqual(replies, 10)  # at most two one-second windows
         self.assertEqual(doc["stats"]["udp_rate_limited"], 40 - replies)
+
+
+class EchoHostilePeersUring(EchoHostilePeers):
+    """TCP on io_uring completions: one multishot accept, a multishot receive per connection
+    into provided buffers. Freed connections there wait for the kernel to end their
+    operations, so a leaked descriptor or a lost byte shows here first."""
+    BACKEND = ("--backend", "uring")
+
+
+class EchoLimitsUring(EchoLimits):
+    BACKEND = ("--backend", "uring")
 
 
 class EchoLifecycle(unittest.TestCase):
@@ -317,9 +371,10 @@ def recv_exactly(s, n):
     return bytes(data)
 
 
-@per_backend("epoll", "poll", "uring")
+@per_backend("epoll", "poll", "uring", "uring-oneshot")
 class EchoBackends(unittest.TestCase):
-    """The same server on each event-loop backend, with this test's sockets as the peer:
+    """The same server on each event-loop backend (uring: TCP through io_uring completions;
+    uring-oneshot: io_uring poll readiness), with this test's sockets as the peer:
     every byte back in order over many connections at once and through a peer that reads
     late (the write-buffer path), UDP datagrams back as sent, an idle connection closed
     through the loop's timing wheel, and the server's counters equal to what was sent."""

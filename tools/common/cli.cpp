@@ -218,15 +218,17 @@ CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& out
     return opt;
 }
 
-CLI::Option* add_backend(CLI::App& app, std::string& out, const std::vector<std::string>& choices) {
+CLI::Option* add_backend(CLI::App& app, std::string& out, const std::vector<std::string>& choices,
+                         const std::string& what_uring_is) {
     out = choices.front();
     std::string names;
     for (const auto& c : choices)
         names += (names.empty() ? "" : ", ") + c;
     return add_choice(app, "--backend", out, choices,
-                      fmt::format("Readiness backend of the event loop: {} (default {}; uring "
-                                  "is io_uring poll, re-armed after each event)",
-                                  names, choices.front()));
+                      fmt::format("Backend of the event loop: {} (default {}; uring is {})", names,
+                                  choices.front(),
+                                  what_uring_is.empty() ? "io_uring poll, re-armed after each event"
+                                                        : what_uring_is));
 }
 
 Backend loop_backend(const std::string& name) {

@@ -76,8 +76,10 @@ CLI::Option* add_count(CLI::App& app, const std::string& name, std::uint64_t& ou
 CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& out,
                         const std::vector<std::string>& choices, const std::string& desc);
 /// --backend for a tool that runs on the EventLoop: `choices` are the names it offers (see
-/// loop_backend_from_name), the first one the default.
-CLI::Option* add_backend(CLI::App& app, std::string& out, const std::vector<std::string>& choices);
+/// loop_backend_from_name), the first one the default; `what_uring_is` says what "uring"
+/// means for the tool (by default io_uring polls re-armed after each event).
+CLI::Option* add_backend(CLI::App& app, std::string& out, const std::vector<std::string>& choices,
+                         const std::string& what_uring_is = "");
 /// The backend by name, checked to work on this kernel: one it cannot run (io_uring disabled
 /// by sysctl or seccomp …) is a ToolFailure 69 naming the reason, not a crash later.
 [[nodiscard]] Backend loop_backend(const std::string& name);

@@ -15,6 +15,7 @@
 #include <netdx/inspect/port_users.hpp>
 #include <netdx/net/host_port.hpp>
 #include <netdx/net/resolver.hpp>
+#include <netdx/net/uring_probe.hpp>
 #include <netdx/report/result.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/service/echo_fleet.hpp>
@@ -99,7 +100,10 @@ void setup(CLI::App& app, Options& o) {
     app.add_flag("--busy-poll", o.busy_poll,
                  "Never sleep: poll the backend without a timeout, a CPU per thread all the time "
                  "(for latency runs against netdx-probe --busy-poll)");
-    cli::add_backend(app, o.backend, {"epoll", "poll", "uring"});
+    cli::add_backend(app, o.backend, {"epoll", "poll", "uring", "uring-oneshot"},
+                     "io_uring completions for TCP: multishot accept and receive into "
+                     "provided buffers, batched sends; uring-oneshot is io_uring poll "
+                     "readiness");
     cli::add_duration(app, "--stats-interval", o.stats_interval, "Print statistics this often");
     cli::add_duration(app, "--duration", o.duration,
                       "Stop after this long (default: until SIGINT/SIGTERM)");
@@ -178,7 +182,18 @@ int run(const Options& o) {
     cfg.idle_timeout = o.idle_timeout;
     cfg.spin = o.spin;
     cfg.busy_poll = o.busy_poll;
-    cfg.backend = cli::loop_backend(o.backend);
+    if (o.backend == "uring") {
+        // The completion path: the loop still runs one-shot polls (the UDP socket's).
+        const auto u = probe_io_uring();
+        if (!u.available || !u.completions)
+            throw cli::ToolFailure(ExitCode::unavailable,
+                                   fmt::format("--backend uring: not available here: {}",
+                                               u.available ? u.completions_detail : u.detail));
+        cfg.backend = Backend::uring_oneshot;
+        cfg.tcp_completions = !o.udp_only;
+    } else {
+        cfg.backend = cli::loop_backend(o.backend);
+    }
     cfg.max_connections = o.max_connections;
     cfg.udp_rate_limit = o.udp_rate_limit;
     cfg.write_buffer = static_cast<std::size_t>(std::max<std::uint64_t>(o.write_buffer, 1));
@@ -204,13 +219,13 @@ int run(const Options& o) {
             "netdx-echo: listening on {} ({}), {} thread{} x {} process{}, {}, fd limit {}\n",
             server->local_endpoint().to_string(), protocols, cfg.threads,
             cfg.threads == 1 ? "" : "s", o.processes, o.processes == 1 ? "" : "es",
-            backend_name(cfg.backend), format_count(limit.soft));
+            echo_backend_name(cfg), format_count(limit.soft));
     if (o.common.format == Format::ndjson) {
         cli::write_stdout(nlohmann::json{{"type", "listening"},
                                          {"address", server->local_endpoint().to_string()},
                                          {"port", server->local_endpoint().port()},
                                          {"protocols", protocols},
-                                         {"backend", backend_name(cfg.backend)}}
+                                         {"backend", echo_backend_name(cfg)}}
                               .dump() +
                           "\n");
     }

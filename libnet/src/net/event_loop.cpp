@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <netdx/net/event_loop.hpp>
+#include <netdx/net/uring_poller.hpp>
 #include <netdx/sys/system_error.hpp>
 
 namespace netdx {
@@ -19,9 +20,15 @@ constexpr int kTimersPerTurn = 1024;
 } // namespace
 
 EventLoop::EventLoop(Options options)
-    : options_(options), poller_(make_poller(options.backend)),
+    : options_(options), poller_(options.one_thread && (options.backend == Backend::uring_oneshot ||
+                                                        options.backend == Backend::uring_multishot)
+                                     ? std::make_unique<UringPoller>(
+                                           options.backend == Backend::uring_multishot, 8192, true)
+                                     : make_poller(options.backend)),
       wheel_(options.wheel_tick, options.wheel_slots, monotonic_ns()),
       events_(std::max<std::size_t>(options.max_events, 1)) {
+    if (options.backend == Backend::uring_oneshot || options.backend == Backend::uring_multishot)
+        uring_ = static_cast<UringPoller*>(poller_.get());
     const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (efd < 0) throw_errno("eventfd for an event loop");
     wakeup_fd_.reset(efd);
@@ -116,15 +123,22 @@ std::size_t EventLoop::run_once(Nanos max_wait) {
             if (wheel_handler_) wheel_handler_(e, now_);
         });
     const Nanos wait = wait_budget(max_wait, now_);
-    std::size_t n = 0;
+    std::size_t n = 0, completed = 0;
+    // Completions are served inside wait(), as the ring is reaped; they count as work done.
+    auto poll = [&](Nanos timeout) {
+        n = poller_->wait(events_, timeout);
+        if (uring_ != nullptr) completed = uring_->last_completions();
+        return n + completed;
+    };
     const bool spins = options_.spin > 0;
+    bool served = false;
     if (spins && dense_ && wait != 0) {
         // Only while the previous idle gap was within the budget: sparse traffic never spins.
         const Nanos until = now_ + (wait > 0 ? std::min(wait, options_.spin) : options_.spin);
-        while ((n = poller_->wait(events_, 0)) == 0 && !stop_requested() && monotonic_ns() < until)
+        while (!(served = poll(0) > 0) && !stop_requested() && monotonic_ns() < until)
             ::sched_yield(); // a runnable peer on this CPU runs instead of waiting for us
     }
-    if (n == 0) n = poller_->wait(events_, wait);
+    if (!served) poll(wait);
     now_ = monotonic_ns();
     if (spins) dense_ = now_ - idle_since_ <= options_.spin;
     const bool oneshot = poller_->oneshot();
@@ -144,7 +158,7 @@ std::size_t EventLoop::run_once(Nanos max_wait) {
     }
     if (has_posted_.load(std::memory_order_acquire)) run_posted();
     if (spins) idle_since_ = monotonic_ns();
-    return n;
+    return n + completed;
 }
 
 void EventLoop::run(Nanos deadline) {

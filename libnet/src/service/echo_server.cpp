@@ -2,6 +2,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,7 +21,12 @@
 #include <netdx/service/echo_server.hpp>
 #include <netdx/sys/system_error.hpp>
 
+#include "echo_counters.hpp"
+#include "tcp_echo_completions.hpp"
+
 namespace netdx {
+
+using echo_detail::Counter;
 
 const std::array<EchoStats::Counter, 12> EchoStats::kCounters{{
     {"connections_current", &EchoStats::connections_current},
@@ -61,19 +67,6 @@ namespace {
 constexpr std::size_t kUdpBatch = 16;
 constexpr std::size_t kMaxDatagram = 65536;
 
-/// A counter written by one thread (the worker) and read by any: relaxed is enough, and a
-/// plain load+store avoids a locked instruction on the hot path.
-struct Counter {
-    std::atomic<std::uint64_t> v{0};
-    void add(std::uint64_t n) {
-        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    }
-    void sub(std::uint64_t n) {
-        v.store(v.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
-    }
-    [[nodiscard]] std::uint64_t get() const { return v.load(std::memory_order_relaxed); }
-};
-
 struct SourceKey {
     std::uint64_t hi = 0, lo = 0;
     bool operator==(const SourceKey&) const = default;
@@ -109,7 +102,7 @@ Fd open_listener(const Endpoint& at, Protocol protocol, int backlog) {
 
 } // namespace
 
-struct EchoServer::Worker {
+struct EchoServer::Worker : echo_detail::EchoCounters {
     /// A TCP connection: its own channel and its own timer entry (intrusive: arming
     /// allocates nothing).
     struct Conn final : TimerEntry, Channel {
@@ -136,28 +129,52 @@ struct EchoServer::Worker {
         on_udp.fn = [this] { echo_datagrams(); };
     }
 
-    /// Made by start(), not at construction: a process that forks between the two
-    /// (netdx-echo --processes) must not share its eventfd or io_uring with its children,
-    /// whose copy of the server is destroyed right after the fork.
+    /// Made on the worker's own thread once started, never at construction: a process that
+    /// forks between the two (netdx-echo --processes) must not share its eventfd or
+    /// io_uring with its children, whose copy of the server is destroyed right after the
+    /// fork; and an io_uring made, run and destroyed by one thread may defer its kernel work
+    /// to the loop's waits (EventLoop::Options::one_thread).
     void make_loop() {
         EventLoop::Options o;
+        o.one_thread = true;
         o.backend = cfg.backend;
         o.spin = cfg.spin;
         o.busy_poll = cfg.busy_poll;
         o.wheel_tick = cfg.idle_timeout > 0 ? std::max<Nanos>(cfg.idle_timeout / 64, kNanosPerMilli)
                                             : kNanosPerSecond;
         o.wheel_slots = 256;
-        loop = std::make_unique<EventLoop>(o);
+        {
+            auto made = std::make_unique<EventLoop>(o);
+            std::lock_guard lock(loop_mutex);
+            loop = std::move(made);
+            if (stopping) loop->stop(); // stop() came before the loop existed
+        }
         loop->on_wheel_expiry(
             [this](TimerEntry& e, Nanos now) { on_idle_timer(static_cast<Conn&>(e), now); });
-        if (listen) loop->watch(listen.get(), interest::read, on_listen);
+        if (listen && cfg.tcp_completions) {
+            tcp_completions = std::make_unique<echo_detail::TcpEchoCompletions>(
+                *loop, cfg, *this, shared_now, listen.get());
+            tcp_completions->start();
+        } else if (listen) {
+            loop->watch(listen.get(), interest::read, on_listen);
+        }
         // Busy-polling, the UDP socket is read every turn instead: asking the poller first
         // would cost one more system call per datagram than a bare recvfrom spin.
         if (udp && !cfg.busy_poll) loop->watch(udp.get(), interest::read, on_udp);
         loop->flush();
     }
 
-    void run() {
+    /// The thread's body: makes the loop (the outcome goes to `ready`), serves until stop(),
+    /// then closes everything and destroys the loop, all on this thread.
+    void run(std::promise<void>& ready) {
+        try {
+            make_loop();
+            ready.set_value();
+        } catch (...) {
+            ready.set_exception(std::current_exception());
+            destroy_loop();
+            return;
+        }
         try {
             cpu.store(::sched_getcpu(), std::memory_order_relaxed);
             const bool poll_udp = cfg.busy_poll && udp;
@@ -172,10 +189,33 @@ struct EchoServer::Worker {
         }
         for (auto& c : conns)
             if (c) close_conn(*c, nullptr);
+        try {
+            // The kernel ends each connection's operations before it is freed: a second at
+            // most, then the ring's teardown cancels what is left.
+            if (tcp_completions) tcp_completions->shutdown(kNanosPerSecond);
+        } catch (const std::exception& e) {
+            std::lock_guard lock(error_mutex);
+            if (error.empty()) error = e.what();
+        }
+        tcp_completions.reset();
         if (listen) loop->unwatch(listen.get());
         if (udp) loop->unwatch(udp.get()); // a no-op when busy-polling: never watched
         listen.reset();
         udp.reset();
+        destroy_loop();
+    }
+
+    void destroy_loop() {
+        tcp_completions.reset();
+        std::lock_guard lock(loop_mutex);
+        loop.reset();
+    }
+
+    /// Any thread.
+    void request_stop() {
+        std::lock_guard lock(loop_mutex);
+        stopping = true;
+        if (loop) loop->stop();
     }
 
     void on_conn_event(Conn& c, const PollEvent& ev) {
@@ -362,27 +402,12 @@ struct EchoServer::Worker {
         return true;
     }
 
-    [[nodiscard]] EchoStats snapshot() const {
-        EchoStats s;
-        s.connections_current = current.get();
-        s.connections_total = total.get();
-        s.connections_refused = refused.get();
-        s.connections_idle_closed = idle_closed.get();
-        s.connections_reset = reset.get();
-        s.tcp_bytes = tcp_bytes.get();
-        s.tcp_reads = tcp_reads.get();
-        s.udp_datagrams = udp_datagrams.get();
-        s.udp_replies = udp_replies.get();
-        s.udp_bytes = udp_bytes.get();
-        s.udp_rate_limited = udp_rate_limited.get();
-        s.udp_send_errors = udp_send_errors.get();
-        return s;
-    }
-
     const EchoConfig& cfg;
     std::atomic<std::uint64_t>& shared_now;
     Fd listen, udp, spare;
-    std::unique_ptr<EventLoop> loop;
+    std::mutex loop_mutex;           ///< guards `loop` against stop() from other threads
+    bool stopping = false;           ///< under loop_mutex
+    std::unique_ptr<EventLoop> loop; ///< written only by the worker's thread
     Callback on_listen, on_udp;
     std::vector<char> read_buffer;
     std::vector<char> udp_buffers;
@@ -396,13 +421,19 @@ struct EchoServer::Worker {
     std::atomic<int> cpu{-1};
     mutable std::mutex error_mutex;
     std::string error;
-    Counter current, total, refused, idle_closed, reset, tcp_bytes, tcp_reads, udp_datagrams,
-        udp_replies, udp_bytes, udp_rate_limited, udp_send_errors;
+    /// TCP on io_uring completions (cfg.tcp_completions); after `loop`: freed before it.
+    std::unique_ptr<echo_detail::TcpEchoCompletions> tcp_completions;
 };
+
+std::string_view echo_backend_name(const EchoConfig& config) {
+    return config.tcp_completions ? "uring-completions" : backend_name(config.backend);
+}
 
 EchoServer::EchoServer(EchoConfig config) : config_(std::move(config)) {
     if (!config_.tcp && !config_.udp)
         throw std::invalid_argument("echo server: neither TCP nor UDP");
+    if (config_.tcp_completions && config_.backend != Backend::uring_oneshot)
+        throw std::invalid_argument("echo server: TCP completions need the uring-oneshot loop");
     if (config_.threads < 1) config_.threads = 1;
     // Bind the first worker's sockets; with port 0 the kernel picks the TCP port and UDP must
     // get the same one, which can be taken: retry with a new pick a few times.
@@ -437,15 +468,31 @@ EchoServer::~EchoServer() {
 void EchoServer::start() {
     if (started_) return;
     started_ = true;
-    for (auto& w : workers_)
-        w->make_loop();
-    for (auto& w : workers_)
-        w->thread = std::thread([raw = w.get()] { raw->run(); });
+    // Each worker makes its loop on its own thread; a loop that cannot be made (io_uring
+    // refused …) stops the others and is thrown from here, as before threads existed.
+    std::vector<std::future<void>> made;
+    for (auto& w : workers_) {
+        std::promise<void> ready; // the thread owns it: set_value may still run after get()
+        made.push_back(ready.get_future());
+        w->thread = std::thread([raw = w.get(), r = std::move(ready)]() mutable { raw->run(r); });
+    }
+    std::exception_ptr failure;
+    for (auto& f : made) {
+        try {
+            f.get();
+        } catch (...) {
+            if (!failure) failure = std::current_exception();
+        }
+    }
+    if (failure) {
+        stop();
+        std::rethrow_exception(failure);
+    }
 }
 
 void EchoServer::stop() {
     for (auto& w : workers_)
-        if (w->loop) w->loop->stop(); // never started: there is no loop
+        w->request_stop();
     for (auto& w : workers_)
         if (w->thread.joinable()) w->thread.join();
 }

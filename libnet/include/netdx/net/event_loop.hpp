@@ -42,6 +42,8 @@
 
 namespace netdx {
 
+class UringPoller;
+
 /// What watches a descriptor: the loop calls on_event() on the loop's thread, with
 /// ev.token set to the descriptor. The handler may watch, modify and unwatch any
 /// descriptor (its own included) and post timers; an event for a descriptor unwatched
@@ -68,6 +70,10 @@ public:
         Nanos wheel_tick = kNanosPerMilli; ///< timing-wheel resolution
         std::size_t wheel_slots = 4096;    ///< one rotation = tick × slots
         std::size_t max_events = 256;      ///< events taken per wait
+        /// The loop is made, run and destroyed on one thread (stop() and post() still come
+        /// from any): io_uring may then defer its kernel work to the loop's waits
+        /// (uring_poller.hpp). Other backends ignore it.
+        bool one_thread = false;
     };
 
     /// Throws std::system_error when the backend cannot be set up (probe_backend first) or
@@ -107,7 +113,8 @@ public:
     void cancel(TimerId id);
 
     // ------------------------------------------------------------------ running
-    /// One turn (see the diagram); returns how many descriptor events were served. A
+    /// One turn (see the diagram); returns how many descriptor events and completions were
+    /// served. A
     /// negative max_wait waits until an event, a timer or a wake-up.
     std::size_t run_once(Nanos max_wait);
     /// Turns until stop() (or until `deadline`, monotonic ns, when it is not negative). What
@@ -126,6 +133,10 @@ public:
     /// epoll-et, uring-multishot: handlers must drain every ready descriptor to EAGAIN.
     [[nodiscard]] bool edge_triggered() const { return poller_->edge_triggered(); }
     [[nodiscard]] std::size_t watched() const { return watched_; }
+    /// The io_uring backends' completion path (accept, receive and send operations, see
+    /// completion.hpp), served by run_once beside the descriptor events; nullptr on the
+    /// other backends.
+    [[nodiscard]] UringPoller* uring() { return uring_; }
 
 private:
     /// One word per descriptor (a flooder holds a million): the channel pointer, whose
@@ -160,6 +171,7 @@ private:
 
     Options options_;
     std::unique_ptr<Poller> poller_;
+    UringPoller* uring_ = nullptr; ///< poller_, when it is io_uring
     TimingWheel wheel_;
     std::function<void(TimerEntry&, Nanos)> wheel_handler_;
     std::map<std::pair<Nanos, std::uint64_t>, std::function<void()>> timers_;

@@ -12,9 +12,18 @@
 /// IORING_CQE_F_MORE) it is re-armed here. Each poll's user_data is (generation << 32 | fd),
 /// so a completion of a poll removed or replaced since is recognised and dropped.
 ///
+/// Completions (completion.hpp), on the same ring: accept_multishot, recv_multishot into
+/// ProvidedBuffers, send and cancel start operations whose results wait() hands to their
+/// Completion as it reaps, beside the polls' PollEvents. Operations are queued like polls
+/// and submitted in one batch by the next wait() (or flush()).
+///
+///   user_data  bit 63 = 0: a poll   [0 | generation:31 | fd:32]
+///              bit 63 = 1: an op    [1 | Completion*:63]       (pointer 0: ignore)
+///
 /// Construction throws std::system_error when the ring cannot be set up (probe first with
 /// probe_backend()). One thread uses a poller.
 
+#include <cstddef>
 #include <memory>
 #include <vector>
 
@@ -24,9 +33,17 @@ struct io_uring;
 
 namespace netdx {
 
+class Completion;
+class ProvidedBuffers;
+
 class UringPoller final : public Poller {
 public:
-    explicit UringPoller(bool multishot, unsigned entries = 8192);
+    /// `one_thread`: the ring is made, used and destroyed on one thread, so the kernel may
+    /// keep its task work until that thread waits (IORING_SETUP_SINGLE_ISSUER |
+    /// DEFER_TASKRUN, Linux 6.1): completions are then posted in batches at each wait
+    /// instead of interrupting the thread as they come. Any other thread touching the ring
+    /// gets EEXIST.
+    explicit UringPoller(bool multishot, unsigned entries = 8192, bool one_thread = false);
     ~UringPoller() override;
     UringPoller(const UringPoller&) = delete;
     UringPoller& operator=(const UringPoller&) = delete;
@@ -44,6 +61,23 @@ public:
     /// ready: edge semantics, so its users drain like epoll-et's.
     [[nodiscard]] bool edge_triggered() const override { return multishot_; }
 
+    // ------------------------------------------------------------ completions
+    /// Multishot accept (Linux 5.19): each connection completes with its descriptor (res,
+    /// accepted SOCK_NONBLOCK | SOCK_CLOEXEC) and more set while the accept stays armed.
+    void accept_multishot(int listen_fd, Completion& c);
+    /// Multishot receive into `buffers` (Linux 6.0): each completion has the bytes (res) and
+    /// the buffer they are in; 0 is the peer's FIN, -ENOBUFS the group ran dry (both end it).
+    void recv_multishot(int fd, const ProvidedBuffers& buffers, Completion& c);
+    /// One send of [data, data + len); the bytes must stay untouched until its completion.
+    void send(int fd, const void* data, std::size_t len, Completion& c);
+    /// Asks the kernel to end every operation started with `c`; each still completes, with
+    /// -ECANCELED or with its result if it finished first.
+    void cancel(Completion& c);
+    /// How many completions the last wait() delivered besides the events it returned.
+    [[nodiscard]] std::size_t last_completions() const { return last_completions_; }
+    /// The ring, to register ProvidedBuffers with.
+    [[nodiscard]] io_uring& ring() { return *ring_; }
+
 private:
     struct Entry {
         std::uint32_t interests = 0;
@@ -59,6 +93,7 @@ private:
     std::unique_ptr<io_uring> ring_;
     bool multishot_;
     std::vector<Entry> entries_; ///< by fd
+    std::size_t last_completions_ = 0;
 };
 
 } // namespace netdx

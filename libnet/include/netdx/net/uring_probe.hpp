@@ -11,6 +11,10 @@ struct UringSupport {
     std::string detail;    ///< "IORING_OP_POLL_ADD supported" or why not ("io_uring_setup: …")
     bool poll_add = false; ///< IORING_OP_POLL_ADD
     bool multishot_poll = false; ///< IORING_POLL_ADD_MULTI (kernel 5.13+)
+    /// The completion path netdx-echo serves TCP with: a buffer ring registers (5.19) and
+    /// the kernel has multishot accept (5.19) and multishot receive (6.0).
+    bool completions = false;
+    std::string completions_detail; ///< why not, when completions is false
 };
 
 /// Sets up and tears down a tiny ring; never throws.

@@ -59,7 +59,15 @@ struct EchoConfig {
     /// The loop's readiness backend; its handlers read once per event, so a level-triggered
     /// one (not epoll-et nor uring-multishot).
     Backend backend = Backend::epoll;
+    /// With an io_uring backend, TCP goes through completions instead of readiness: one
+    /// multishot accept, a multishot receive per connection into provided buffers, sends
+    /// batched into the loop's submission (probe_io_uring().completions says whether the
+    /// kernel can). UDP stays on readiness, on the same ring.
+    bool tcp_completions = false;
 };
+
+/// The backend as reports name it: backend_name(), or "uring-completions".
+[[nodiscard]] std::string_view echo_backend_name(const EchoConfig& config);
 
 struct EchoStats {
     std::uint64_t connections_current = 0;
