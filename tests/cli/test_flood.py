@@ -156,6 +156,18 @@ class FloodCounts(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertTrue(doc["checks"][0]["failed"])
 
+    def test_fail_if_any_connect_percentile_is_the_reported_one(self):
+        code, doc, err = flood("-n", "50", "--hold", "0", "--fail-if", "connect_p99.9>1h",
+                               "--fail-if", "connect_p95>1ns")
+        self.assertEqual(code, 1, err)
+        res = doc["result"]
+        self.assertEqual([c["metric"] for c in doc["checks"]], ["connect_p99_9", "connect_p95"])
+        self.assertEqual(doc["checks"][0]["actual"], res["connect_p99_9_ns"])
+        self.assertFalse(doc["checks"][0]["failed"])
+        self.assertTrue(doc["checks"][1]["failed"])
+        self.assertLessEqual(res["connect_p90_ns"], doc["checks"][1]["actual"])
+        self.assertLessEqual(doc["checks"][1]["actual"], res["connect_p99_ns"])
+
 
 @per_backend("epoll-et", "epoll", "poll", "uring", "uring-multishot")
 class FloodBackends(unittest.TestCase):

@@ -293,6 +293,30 @@ class ProbeOutputs(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout)
         self.assertIn("pass  loss>0", r.stdout)
 
+    def test_fail_if_names_any_percentile_in_the_json_keys_spelling(self):
+        # Any percentile, listed by -p or not; "p99.9", "p99_9" and the old "p999" are one
+        # metric, whose value is the report's p99_9_ns.
+        r, doc = run_json(["netdx-probe", "-p", "95,99.9", "--fail-if", "p95>1ns",
+                           "--fail-if", "p99.9>1h", "--fail-if", "p99_9>1h", "--fail-if", "p999>1h",
+                           "--fail-if", "p97>1h"] + SHORT)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        res = doc["results"][0]
+        checks = doc["checks"]
+        self.assertEqual([c["failed"] for c in checks], [True, False, False, False, False])
+        self.assertEqual(checks[0]["metric"], "p95")
+        self.assertEqual(checks[0]["actual"], res["p95_ns"])
+        for c in checks[1:4]:
+            self.assertEqual(c["actual"], res["p99_9_ns"], c)
+        self.assertEqual([c["metric"] for c in checks[1:3]], ["p99_9", "p99_9"])
+        self.assertLessEqual(res["p95_ns"], checks[4]["actual"])
+        self.assertLessEqual(checks[4]["actual"], res["p99_9_ns"])
+
+    def test_a_percentile_out_of_range_is_an_unknown_metric(self):
+        r = run(["netdx-probe", "--fail-if", "p100>1ms"] + SHORT)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown metric 'p100'", r.stderr)
+        self.assertIn("p<P>", r.stderr)
+
     def test_ctrl_c_prints_what_was_measured(self):
         p = subprocess.Popen([binary("netdx-probe"), "--json", "--duration", "30s", "--warmup", "0"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

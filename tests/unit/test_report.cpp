@@ -82,6 +82,37 @@ TEST_CASE("bad thresholds are usage errors that name the problem") {
     CHECK(err("p99=>2ms").find("bad operator") == 0);
 }
 
+TEST_CASE("a percentile family names any percentile, in one spelling") {
+    const std::vector<MetricInfo> catalog{{"p999", Unit::ns, "legacy p99.9", false},
+                                          {"p", Unit::ns, "any RTT percentile", true},
+                                          {"connect_p", Unit::ns, "any connect percentile", true},
+                                          {"loss", Unit::percent, "", false}};
+    CHECK(parse_threshold("p95>1s", catalog).metric == "p95");
+    CHECK(parse_threshold("p95>1s", catalog).value == 1e9);
+    CHECK(parse_threshold("p99.9>1ms", catalog).metric == "p99_9"); // the JSON key's spelling
+    CHECK(parse_threshold("p99_9>1ms", catalog).metric == "p99_9");
+    CHECK(parse_threshold("p999>1ms", catalog).metric == "p999"); // an exact name first
+    CHECK(parse_threshold("connect_p99.99>1ms", catalog).metric == "connect_p99_99");
+    CHECK(parse_threshold("p95>1s", catalog).unit == Unit::ns);
+    auto err = [&](const char* text) {
+        try {
+            (void)parse_threshold(text, catalog);
+        } catch (const ParseError& e) {
+            return std::string(e.what());
+        }
+        return std::string("(no error)");
+    };
+    for (const char* bad :
+         {"p100>1s", "p0>1s", "p>1s", "p9.9.9>1s", "p.5>1s", "p5.>1s", "px>1s", "p-5>1s"})
+        CHECK_MESSAGE(err(bad).find("unknown metric") == 0, bad);
+    CHECK(err("p0>1s").find("p<P>, connect_p<P>") != std::string::npos); // listed as families
+    CHECK(percentile_key(99.9) == "p99_9");
+    CHECK(percentile_key(50) == "p50");
+    CHECK(percentile_title(99.99) == "p99.99");
+    CHECK(percentile_in_metric("p99_9", "p") == 99.9);
+    CHECK(!percentile_in_metric("lag_p99", "p"));
+}
+
 TEST_CASE("evaluation: pass, fail and missing values") {
     std::vector<Threshold> ts{parse_threshold("p99>2ms", kMetrics),
                               parse_threshold("loss>0", kMetrics)};

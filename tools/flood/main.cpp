@@ -39,6 +39,7 @@
 
 #include "cli.hpp"
 #include "engine.hpp"
+#include "histogram_columns.hpp"
 #include "interrupt.hpp"
 #include "plan.hpp"
 #include "tool_registry.hpp"
@@ -64,12 +65,14 @@ const std::vector<MetricInfo> kMetrics{
     {"connect_p90", Unit::ns, "90th percentile connect latency"},
     {"connect_p99", Unit::ns, "99th percentile connect latency"},
     {"connect_max", Unit::ns, "largest connect latency"},
+    {"connect_p", Unit::ns, "any percentile of the connect latency: connect_p99.9", true},
     {"time_to_50", Unit::ns, "time until half the connections were established"},
     {"time_to_90", Unit::ns, "time until 90% were established"},
     {"time_to_100", Unit::ns, "time until all were established"},
     {"rate", Unit::per_second, "achieved connect rate"},
     {"memory_per_conn", Unit::bytes, "user-space memory per held connection"},
     {"echo_p99", Unit::ns, "99th percentile echo round trip (--send)"},
+    {"echo_p", Unit::ns, "any percentile of the echo round trip (--send): echo_p50", true},
     {"corrupt_echoes", Unit::count, "echoes that differed from what was sent"},
 };
 
@@ -584,21 +587,15 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
     const double achieved = achieved_rate(r);
     res.add({"rate_per_s", "connect rate", Unit::per_second}, Cell(achieved));
     if (achieved > 0) metrics["rate"] = achieved;
-    const auto& cl = r.connect_latency;
-    for (const auto& [key, title, pct] : {std::tuple{"connect_min", "connect min", -1.0},
-                                          {"connect_p50", "connect p50", 50.0},
-                                          {"connect_p90", "connect p90", 90.0},
-                                          {"connect_p99", "connect p99", 99.0},
-                                          {"connect_p999", "connect p99.9", 99.9},
-                                          {"connect_max", "connect max", 101.0}}) {
-        if (cl.empty()) {
-            res.add({std::string(key) + "_ns", title, Unit::ns}, Cell(Value{}));
-            continue;
-        }
-        const auto v = pct < 0 ? cl.min() : pct > 100 ? cl.max() : cl.percentile(pct);
-        res.add({std::string(key) + "_ns", title, Unit::ns}, Cell(v));
-        metrics[key] = static_cast<double>(v);
-    }
+    const cli::HistogramColumns connect{
+        "connect_",
+        "connect ",
+        "connect_",
+        {cli::HistogramStat::min(), cli::HistogramStat::percentile(50),
+         cli::HistogramStat::percentile(90), cli::HistogramStat::percentile(99),
+         cli::HistogramStat::percentile(99.9), cli::HistogramStat::max()}};
+    connect.add_to(res, r.connect_latency);
+    connect.add_metrics(metrics, r.connect_latency, o.common.checks);
     if (p.peak_open > 0) {
         const double per = static_cast<double>(r.rss_growth) / static_cast<double>(p.peak_open);
         res.add({"memory_per_conn_bytes", "user memory per connection", Unit::bytes},
@@ -613,11 +610,13 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
                 Cell(p.unanswered, p.unanswered ? Style::warn : Style::plain));
         res.add({"corrupt_echoes", "corrupt echoes", Unit::count},
                 Cell(p.corrupt_echoes, p.corrupt_echoes ? Style::bad : Style::plain));
-        if (!r.echo_rtt.empty()) {
-            res.add({"echo_p50_ns", "echo RTT p50", Unit::ns}, Cell(r.echo_rtt.percentile(50)));
-            res.add({"echo_p99_ns", "echo RTT p99", Unit::ns}, Cell(r.echo_rtt.percentile(99)));
-            metrics["echo_p99"] = static_cast<double>(r.echo_rtt.percentile(99));
-        }
+        const cli::HistogramColumns echo{
+            "echo_",
+            "echo RTT ",
+            "echo_",
+            {cli::HistogramStat::percentile(50), cli::HistogramStat::percentile(99)}};
+        echo.add_to(res, r.echo_rtt);
+        echo.add_metrics(metrics, r.echo_rtt, o.common.checks);
     }
     if (plan.sink_processes > 0)
         res.add({"sink_accepted", "sink accepted", Unit::count}, Cell(sink.connections_total));

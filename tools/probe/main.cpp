@@ -30,6 +30,7 @@
 
 #include "cli.hpp"
 #include "engine.hpp"
+#include "histogram_columns.hpp"
 #include "interrupt.hpp"
 #include "tool_registry.hpp"
 
@@ -44,8 +45,9 @@ const std::vector<MetricInfo> kMetrics{
     {"p50", Unit::ns, "median RTT"},
     {"p90", Unit::ns, "90th percentile RTT"},
     {"p99", Unit::ns, "99th percentile RTT"},
-    {"p999", Unit::ns, "99.9th percentile RTT"},
-    {"p9999", Unit::ns, "99.99th percentile RTT"},
+    {"p999", Unit::ns, "99.9th percentile RTT (the same as p99.9)"},
+    {"p9999", Unit::ns, "99.99th percentile RTT (the same as p99.99)"},
+    {"p", Unit::ns, "any percentile of the RTT: p95, p99.5, p99.9 (whatever -p lists)", true},
     {"max", Unit::ns, "largest RTT"},
     {"count", Unit::count, "samples measured"},
     {"loss", Unit::percent, "UDP requests without a reply within --timeout"},
@@ -56,9 +58,39 @@ const std::vector<MetricInfo> kMetrics{
     {"errors", Unit::count, "failed attempts (connect mode)"},
     {"truncated", Unit::count, "UDP replies shorter than the request"},
     {"skipped", Unit::count, "paced sends skipped: the probe fell behind --rate"},
-    {"uncorrected_p99", Unit::ns, "paced: p99 from the actual send time"},
-    {"lag_p99", Unit::ns, "paced: p99 of how late sends were"},
+    {"uncorrected_p", Unit::ns, "paced: a percentile from the actual send time (uncorrected_p99)",
+     true},
+    {"lag_p", Unit::ns, "paced: a percentile of how late sends were (lag_p99)", true},
 };
+
+/// The RTT, as every column and metric of the results (the -p list in between).
+cli::HistogramColumns rtt_columns(const std::vector<double>& percentiles) {
+    cli::HistogramColumns c;
+    c.stats = {cli::HistogramStat::min(), cli::HistogramStat::mean(), cli::HistogramStat::stddev()};
+    for (double p : percentiles)
+        c.stats.push_back(cli::HistogramStat::percentile(p));
+    c.stats.push_back(cli::HistogramStat::max());
+    return c;
+}
+/// One --interval row's RTT.
+const cli::HistogramColumns kIntervalRtt{"",
+                                         "",
+                                         "",
+                                         {cli::HistogramStat::percentile(50),
+                                          cli::HistogramStat::percentile(99),
+                                          cli::HistogramStat::max()}};
+/// Paced runs: the RTT from the actual send time, and how late the sends were.
+const cli::HistogramColumns kUncorrected{"uncorrected_",
+                                         "uncorrected ",
+                                         "uncorrected_",
+                                         {cli::HistogramStat::percentile(50),
+                                          cli::HistogramStat::percentile(99),
+                                          cli::HistogramStat::max()}};
+const cli::HistogramColumns kLag{"lag_",
+                                 "send lag ",
+                                 "lag_",
+                                 {cli::HistogramStat::percentile(50),
+                                  cli::HistogramStat::percentile(99), cli::HistogramStat::max()}};
 
 const cli::ToolInfo kInfo{
     .name = "netdx-probe",
@@ -219,35 +251,20 @@ std::vector<int> parse_cpus(const std::string& text) {
     return out;
 }
 
-/// "p99.9" -> key "p99_9"; "p50" -> "p50".
-std::string pkey(double p) {
-    std::string s = "p" + format_significant(p, 6);
-    for (auto& c : s)
-        if (c == '.') c = '_';
-    return s;
-}
-std::string ptitle(double p) {
-    return "p" + format_significant(p, 6);
-}
-
 struct SizeRun {
     std::size_t size = 0;
     probe::Result result;
 };
 
-std::map<std::string, double> metrics_of(const SizeRun& r, bool udp) {
+std::map<std::string, double> metrics_of(const SizeRun& r, bool udp,
+                                         const std::vector<Threshold>& checks) {
     const auto& h = r.result.rtt;
     std::map<std::string, double> m;
-    if (!h.empty()) {
-        m = {{"min", double(h.min())},
-             {"mean", h.mean()},
-             {"stddev", h.stddev()},
-             {"p50", double(h.percentile(50))},
-             {"p90", double(h.percentile(90))},
-             {"p99", double(h.percentile(99))},
-             {"p999", double(h.percentile(99.9))},
-             {"p9999", double(h.percentile(99.99))},
-             {"max", double(h.max())}};
+    // The default -p list's statistics, whatever -p says (checks do not depend on it).
+    rtt_columns({50, 90, 99, 99.9, 99.99}).add_metrics(m, h, checks);
+    if (!h.empty()) { // the earlier spellings of p99.9 and p99.99
+        m["p999"] = double(h.percentile(99.9));
+        m["p9999"] = double(h.percentile(99.99));
     }
     m["count"] = double(h.count());
     if (udp) {
@@ -260,9 +277,8 @@ std::map<std::string, double> metrics_of(const SizeRun& r, bool udp) {
     m["errors"] = double(r.result.error_count());
     if (udp) m["truncated"] = double(r.result.truncated);
     m["skipped"] = double(r.result.skipped);
-    if (!r.result.rtt_actual.empty())
-        m["uncorrected_p99"] = double(r.result.rtt_actual.percentile(99));
-    if (!r.result.lag.empty()) m["lag_p99"] = double(r.result.lag.percentile(99));
+    kUncorrected.add_metrics(m, r.result.rtt_actual, checks);
+    kLag.add_metrics(m, r.result.lag, checks);
     return m;
 }
 
@@ -468,12 +484,7 @@ int run(const Options& o) {
             sec.add({"size_bytes", "size", Unit::bytes},
                     Cell(static_cast<std::uint64_t>(cfg.size)));
             sec.add({"count", "count", Unit::count}, Cell(slot.rtt.count()));
-            const auto val = [&](std::uint64_t v) {
-                return slot.rtt.empty() ? Cell(Value{}) : Cell(v);
-            };
-            sec.add({"p50_ns", "p50", Unit::ns}, val(slot.rtt.percentile(50)));
-            sec.add({"p99_ns", "p99", Unit::ns}, val(slot.rtt.percentile(99)));
-            sec.add({"max_ns", "max", Unit::ns}, val(slot.rtt.max()));
+            kIntervalRtt.add_to(sec, slot.rtt);
             if (cfg.protocol == Protocol::udp)
                 sec.add({"lost", "lost", Unit::count}, Cell(slot.lost));
             intervals.write(sec);
@@ -537,20 +548,11 @@ int run(const Options& o) {
     results.fields.push_back({"size_bytes", connect ? "" : "size", Unit::bytes});
     if (connect) results.fields.back().machine_only = true;
     results.fields.push_back({"count", "count", Unit::count});
-    results.fields.push_back({"min_ns", "min", Unit::ns});
-    results.fields.push_back({"mean_ns", "mean", Unit::ns});
-    results.fields.push_back({"stddev_ns", "stddev", Unit::ns});
-    for (double p : percentiles)
-        results.fields.push_back({pkey(p) + "_ns", ptitle(p), Unit::ns});
-    results.fields.push_back({"max_ns", "max", Unit::ns});
+    const auto rtt = rtt_columns(percentiles);
+    rtt.add_fields(results.fields);
     if (paced) {
-        for (double p : {50.0, 99.0})
-            results.fields.push_back(
-                {"uncorrected_" + pkey(p) + "_ns", "uncorrected " + ptitle(p), Unit::ns});
-        results.fields.push_back({"uncorrected_max_ns", "uncorrected max", Unit::ns});
-        for (double p : {50.0, 99.0})
-            results.fields.push_back({"lag_" + pkey(p) + "_ns", "send lag " + ptitle(p), Unit::ns});
-        results.fields.push_back({"lag_max_ns", "send lag max", Unit::ns});
+        kUncorrected.add_fields(results.fields);
+        kLag.add_fields(results.fields);
         results.fields.push_back({"achieved_rate_per_s", "rate achieved", Unit::per_second});
     }
     if (o.half_rtt)
@@ -585,22 +587,10 @@ int run(const Options& o) {
         Row row;
         row.emplace_back(static_cast<std::uint64_t>(r.size));
         row.emplace_back(h.count());
-        auto val = [&](std::uint64_t v) { return h.empty() ? Cell(Value{}) : Cell(v); };
-        row.push_back(val(h.min()));
-        row.push_back(h.empty() ? Cell(Value{}) : Cell(h.mean()));
-        row.push_back(h.empty() ? Cell(Value{}) : Cell(h.stddev()));
-        for (double p : percentiles)
-            row.push_back(val(h.percentile(p)));
-        row.push_back(val(h.max()));
+        rtt.add_cells(row, h);
         if (paced) {
-            const auto& a = r.result.rtt_actual;
-            const auto& l = r.result.lag;
-            for (double p : {50.0, 99.0})
-                row.push_back(a.empty() ? Cell(Value{}) : Cell(a.percentile(p)));
-            row.push_back(a.empty() ? Cell(Value{}) : Cell(a.max()));
-            for (double p : {50.0, 99.0})
-                row.push_back(l.empty() ? Cell(Value{}) : Cell(l.percentile(p)));
-            row.push_back(l.empty() ? Cell(Value{}) : Cell(l.max()));
+            kUncorrected.add_cells(row, r.result.rtt_actual);
+            kLag.add_cells(row, r.result.lag);
             const double secs = static_cast<double>(r.result.measured_ns) / 1e9;
             row.push_back(secs > 0 ? Cell(static_cast<double>(h.count() + r.result.lost) / secs)
                                    : Cell(Value{}));
@@ -636,11 +626,11 @@ int run(const Options& o) {
         histograms.push_back(std::move(hj));
         for (double p : percentiles) {
             if (!h.empty() && h.count() < Histogram::samples_needed(p))
-                report.notes.push_back(
-                    fmt::format("{} bytes: {} needs at least {} samples, {} were measured: it is "
-                                "the maximum, not a percentile",
-                                r.size, ptitle(p), format_count(Histogram::samples_needed(p)),
-                                format_count(h.count())));
+                report.notes.push_back(fmt::format(
+                    "{} bytes: {} needs at least {} samples, {} were measured: it is "
+                    "the maximum, not a percentile",
+                    r.size, percentile_title(p), format_count(Histogram::samples_needed(p)),
+                    format_count(h.count())));
         }
         for (const auto& [what, n] : r.result.errors)
             report.notes.push_back(fmt::format("{} bytes: {} x {}", r.size, format_count(n), what));
@@ -704,7 +694,7 @@ int run(const Options& o) {
 
     // Checks: every size must pass.
     for (const auto& r : runs) {
-        auto checks = evaluate(o.common.checks, metrics_of(r, udp));
+        auto checks = evaluate(o.common.checks, metrics_of(r, udp, o.common.checks));
         if (sweep)
             for (auto& c : checks)
                 c.threshold.text = fmt::format("{} (size {})", c.threshold.text, r.size);

@@ -435,7 +435,7 @@ int run(const Options& given) {
     report.primary = "connections";
     std::map<std::string, double> metrics;
     writer.fill(report);
-    summary.to_report(report, metrics);
+    summary.to_report(report, metrics, o.common.checks);
     add_capture(report, metrics, o, *src, st, tracker.stats());
     if (ladder && ladders.drawn() == 0) report.notes.push_back("no connection matched --ladder");
     report.checks = evaluate(o.common.checks, metrics);

@@ -4,6 +4,8 @@
 
 #include <netdx/sys/text.hpp>
 
+#include "histogram_columns.hpp"
+
 namespace netdx::trace {
 
 using capture::Closer;
@@ -51,6 +53,7 @@ std::vector<MetricInfo> trace_metrics() {
         {"handshake_p90", Unit::ns, "90th percentile handshake"},
         {"handshake_p99", Unit::ns, "99th percentile handshake"},
         {"handshake_max", Unit::ns, "longest handshake"},
+        {"handshake_p", Unit::ns, "any percentile of the handshake: handshake_p99.9", true},
         {"skipped", Unit::count, "frames that were not TCP or could not be decoded"},
         {"dropped", Unit::count, "packets the kernel dropped (live capture)"},
     };
@@ -63,7 +66,8 @@ std::vector<MetricInfo> trace_metrics() {
     return m;
 }
 
-void Summary::to_report(Report& report, std::map<std::string, double>& metrics) const {
+void Summary::to_report(Report& report, std::map<std::string, double>& metrics,
+                        const std::vector<Threshold>& checks) const {
     auto& states =
         report.section("states", "Connections by state (Zeek conn_state)", Section::Kind::table);
     states.fields = {{"state", "state", Unit::none},
@@ -93,26 +97,24 @@ void Summary::to_report(Report& report, std::map<std::string, double>& metrics) 
 
     auto& hs = report.section("handshake", "Handshake (last SYN to ACK)", Section::Kind::record);
     hs.add({"count", "handshakes", Unit::count}, Cell(handshake.count()));
-    auto pct = [&](const char* key, const char* title, const Histogram& h, double p,
-                   const char* metric) {
-        if (h.empty()) {
-            hs.add({key, title, Unit::ns}, Cell(Value{}));
-            return;
-        }
-        const auto v = p >= 100 ? h.max() : h.percentile(p);
-        hs.add({key, title, Unit::ns}, Cell(v));
-        if (metric) metrics[metric] = static_cast<double>(v);
-    };
-    pct("p50_ns", "p50", handshake, 50, "handshake_p50");
-    pct("p90_ns", "p90", handshake, 90, "handshake_p90");
-    pct("p99_ns", "p99", handshake, 99, "handshake_p99");
-    pct("max_ns", "max", handshake, 100, "handshake_max");
-    pct("syn_synack_p50_ns", "SYN to SYN/ACK p50", syn_synack, 50, nullptr);
-    pct("synack_ack_p50_ns", "SYN/ACK to ACK p50", synack_ack, 50, nullptr);
-    if (syn_retransmitted > 0) {
-        pct("first_syn_p50_ns", "from the first SYN p50", handshake_first, 50, nullptr);
-        pct("first_syn_max_ns", "from the first SYN max", handshake_first, 100, nullptr);
-    }
+    using cli::HistogramStat;
+    const cli::HistogramColumns last_syn{"",
+                                         "",
+                                         "handshake_",
+                                         {HistogramStat::percentile(50),
+                                          HistogramStat::percentile(90),
+                                          HistogramStat::percentile(99), HistogramStat::max()}};
+    last_syn.add_to(hs, handshake);
+    last_syn.add_metrics(metrics, handshake, checks);
+    const std::vector median{HistogramStat::percentile(50)};
+    cli::HistogramColumns{"syn_synack_", "SYN to SYN/ACK ", "", median}.add_to(hs, syn_synack);
+    cli::HistogramColumns{"synack_ack_", "SYN/ACK to ACK ", "", median}.add_to(hs, synack_ack);
+    if (syn_retransmitted > 0)
+        cli::HistogramColumns{"first_syn_",
+                              "from the first SYN ",
+                              "",
+                              {HistogramStat::percentile(50), HistogramStat::max()}}
+            .add_to(hs, handshake_first);
 
     auto& ev =
         report.section("events", "Retransmissions, resets, leftovers", Section::Kind::record);

@@ -30,7 +30,9 @@ struct Summary {
     void add(const capture::Connection& c);
 
     /// Report sections (states, closers, handshake, problems) and the --fail-if metrics.
-    void to_report(Report& report, std::map<std::string, double>& metrics) const;
+    /// The sections, and the metric values for --fail-if (any percentile `checks` names).
+    void to_report(Report& report, std::map<std::string, double>& metrics,
+                   const std::vector<Threshold>& checks) const;
 };
 
 /// The metrics --fail-if may name.

@@ -1,3 +1,4 @@
+#include <charconv>
 #include <cmath>
 
 #include <netdx/report/metric.hpp>
@@ -41,6 +42,40 @@ std::string format_in_unit(double value, Unit unit) {
         break;
     }
     return format_significant(value, 6);
+}
+
+} // namespace netdx
+
+namespace netdx {
+
+std::string percentile_title(double p) {
+    return "p" + format_significant(p, 6);
+}
+
+std::string percentile_key(double p) {
+    std::string s = percentile_title(p);
+    for (auto& c : s)
+        if (c == '.') c = '_';
+    return s;
+}
+
+std::optional<double> percentile_in_metric(std::string_view metric, std::string_view prefix) {
+    if (!metric.starts_with(prefix) || metric.size() == prefix.size()) return std::nullopt;
+    std::string digits(metric.substr(prefix.size()));
+    int dots = 0;
+    for (auto& c : digits) {
+        if (c == '_') c = '.';
+        if (c == '.')
+            ++dots;
+        else if (c < '0' || c > '9')
+            return std::nullopt;
+    }
+    if (dots > 1 || digits.front() == '.' || digits.back() == '.') return std::nullopt;
+    double p = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p);
+    if (ec != std::errc{} || end != digits.data() + digits.size() || p <= 0 || p >= 100)
+        return std::nullopt;
+    return p;
 }
 
 } // namespace netdx

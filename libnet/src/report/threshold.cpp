@@ -77,16 +77,26 @@ Threshold parse_threshold(std::string_view text, std::span<const MetricInfo> cat
         rest.remove_prefix(1);
     if (rest.empty()) throw ParseError(fmt::format("missing value in check '{}'", text));
 
-    const auto it = std::find_if(catalog.begin(), catalog.end(),
-                                 [&](const MetricInfo& m) { return m.name == metric; });
+    // An exact name first (legacy "p999" stays p99.9), then a family: "p95", "p99.9".
+    auto it = std::find_if(catalog.begin(), catalog.end(),
+                           [&](const MetricInfo& m) { return !m.percentiles && m.name == metric; });
+    std::string canonical(metric);
+    if (it == catalog.end()) {
+        it = std::find_if(catalog.begin(), catalog.end(), [&](const MetricInfo& m) {
+            return m.percentiles && percentile_in_metric(metric, m.name).has_value();
+        });
+        if (it != catalog.end())
+            canonical =
+                it->name + percentile_key(*percentile_in_metric(metric, it->name)).substr(1);
+    }
     if (it == catalog.end()) {
         std::string names;
         for (const auto& m : catalog)
-            names += (names.empty() ? "" : ", ") + m.name;
+            names += (names.empty() ? "" : ", ") + m.display_name();
         throw ParseError(
             fmt::format("unknown metric '{}' in '{}' (metrics: {})", metric, text, names));
     }
-    t.metric = it->name;
+    t.metric = canonical;
     t.unit = it->unit;
     try {
         switch (t.unit) {
