@@ -103,14 +103,19 @@ class TraceFixture(unittest.TestCase):
 
     def test_syn_retransmission_timed_from_first_and_last_syn(self):
         r = self.by_port(7006)
-        self.assertEqual(r["syn_retransmits"], 1)
-        self.assertRegex(r["syn_intervals"], r"^1(\.0\d*)?s$")  # the kernel's 1 s initial RTO
+        self.assertEqual(r["syn_retransmissions"], 1)
+        # The kernel's 1 s initial RTO, as numbers (ns): the wait, and the span to the last.
+        self.assertGreaterEqual(r["syn_retransmission_gap_ns"], 1_000_000_000)
+        self.assertLess(r["syn_retransmission_gap_ns"], 1_100_000_000)
+        # One retransmission: the span is that wait (the gap is kept to the µs).
+        self.assertLess(abs(r["syn_retransmission_span_ns"] - r["syn_retransmission_gap_ns"]), 1000)
+        self.assertIsNone(r["synack_retransmission_gap_ns"])
         self.assertGreater(r["handshake_first_syn_ns"], 900_000_000)
         self.assertLess(r["handshake_ns"], 50_000_000)  # the answered SYN, on loopback
         self.assertGreater(r["handshake_ns"], 0)
         self.assertEqual(r["handshake_ns"], r["syn_synack_ns"] + r["synack_ack_ns"])
         s0 = self.by_port(7013)
-        self.assertEqual(s0["syn_retransmits"], 1)
+        self.assertEqual(s0["syn_retransmissions"], 1)
         self.assertIsNone(s0["handshake_ns"])
         self.assertEqual(self.doc["events"]["syn_retransmissions"], 2)
 
@@ -180,7 +185,7 @@ class TraceAgreesWithTshark(unittest.TestCase):
             self.assertEqual({o, r}, set(s["first"]), rec)
             self.assertEqual(rec["orig_pkts"], s["packets"].get(o, 0), rec)
             self.assertEqual(rec["resp_pkts"], s["packets"].get(r, 0), rec)
-            self.assertEqual(rec["syn_retransmits"], s["syn_rtx"], rec)
+            self.assertEqual(rec["syn_retransmissions"], s["syn_rtx"], rec)
             if s["fin_active"] is not None and rec["closer"] != "simultaneous":
                 side = "orig" if s["fin_active"] == o else "resp"
                 self.assertEqual(rec["closer"], side, rec)
@@ -203,7 +208,7 @@ class TraceLinkTypes(unittest.TestCase):
                  "ipv6.pcap": v6}
         # The SLL files come from their own tcpdump, with their own timestamps: their times
         # differ by nanoseconds, everything else must not. The others are re-framed copies.
-        timing = lambda k: k.endswith("_ns") or k == "syn_intervals"
+        timing = lambda k: k.endswith("_ns")
         for name, expect in cases.items():
             r, doc = trace_json(os.path.join(TRACE, name))
             self.assertEqual(r.returncode, 0, name + r.stderr)

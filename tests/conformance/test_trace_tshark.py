@@ -137,7 +137,9 @@ class TraceAgainstTshark(unittest.TestCase):
                "duration_ns": fr[-1]["t"] - fr[0]["t"],
                "orig_pkts": sum(f["src"] == orig for f in fr),
                "resp_pkts": sum(f["src"] != orig for f in fr),
-               "syn_retransmits": max(len(syns) - 1, 0)}
+               "syn_retransmissions": max(len(syns) - 1, 0),
+               # tshark's SYN times: the span to the last retransmission, exact.
+               "syn_retransmission_span_ns": syns[-1]["t"] - syns[0]["t"] if len(syns) > 1 else None}
         rsts = [f for f in fr if f["rst"]]
         exp["rst_ns"] = rsts[0]["t"] - fr[0]["t"] if rsts else None
         exp["rst_by"] = ("none" if not rsts else "orig" if all(f["src"] == orig for f in rsts)
@@ -196,7 +198,12 @@ class TraceAgainstTshark(unittest.TestCase):
         self.assertEqual(sorted(states[REDIS]), ["SF", "SF"])
         self.assertEqual(sorted(states[HTTP]), ["RSTO", "SF", "SF", "SF"])
         retry = next(r for r in recs if r["resp"].endswith(f":{HTTP_RETRY}"))
-        self.assertEqual(retry["syn_retransmits"], 1)
+        self.assertEqual(retry["syn_retransmissions"], 1)
+        # The wait before the retransmission is kept to the µs: tshark's, within one.
+        syns = [f for f in next(st for st in streams.values()
+                                if st["frames"][0]["dst"].endswith(f":{HTTP_RETRY}"))["frames"]
+                if f["syn"] and not f["ack"]]
+        self.assertLess(abs(retry["syn_retransmission_gap_ns"] - (syns[1]["t"] - syns[0]["t"])), 1000)
         self.assertGreater(retry["handshake_first_syn_ns"], 900_000_000)
         return doc
 

@@ -113,6 +113,29 @@ TEST_CASE("a percentile family names any percentile, in one spelling") {
     CHECK(!percentile_in_metric("lag_p99", "p"));
 }
 
+TEST_CASE("human-only words and machine-only numbers: one type per key") {
+    Report r;
+    r.tool = "netdx-x";
+    auto& sec = r.section("setup", "Setup", Section::Kind::record);
+    sec.add({"hold", "hold", Unit::none, false, false, true}, Cell(std::string("until stopped")));
+    sec.add({"hold_ns", "", Unit::ns, false, true}, Cell(Value{}));
+    sec.add({"ratio", "vs best", Unit::ratio}, Cell(12.2249));
+    std::ostringstream json, human, csv;
+    make_reporter(Format::json, {false, true})->write(r, json);
+    make_reporter(Format::table, {false, true})->write(r, human);
+    make_reporter(Format::csv, {false, true})->write(r, csv);
+    const auto doc = nlohmann::json::parse(json.str());
+    CHECK(!doc["setup"].contains("hold")); // the words stay out of JSON
+    CHECK(doc["setup"]["hold_ns"].is_null());
+    CHECK(doc["setup"]["ratio"].get<double>() == doctest::Approx(12.2249)); // a number
+    CHECK(human.str().find("until stopped") != std::string::npos);
+    CHECK(human.str().find("12.22x") != std::string::npos);
+    CHECK(csv.str().find("until stopped") == std::string::npos);
+    CHECK(csv.str().rfind("hold_ns,ratio\r\n", 0) == 0);
+    CHECK(parse_threshold("vs_best>1.5x", std::vector<MetricInfo>{{"vs_best", Unit::ratio, ""}})
+              .value == 1.5);
+}
+
 TEST_CASE("evaluation: pass, fail and missing values") {
     std::vector<Threshold> ts{parse_threshold("p99>2ms", kMetrics),
                               parse_threshold("loss>0", kMetrics)};

@@ -510,13 +510,16 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
                                  in.sources.back().to_string(), in.sources.size());
     setup.add({"sources", "sources", Unit::none}, Cell(srcs));
     setup.add({"connections_asked", "connections asked", Unit::count}, Cell(o.connections));
-    setup.add({"rate_asked", "rate asked", Unit::none},
+    // Words for people, numbers of one type for machines (null: no limit, until stopped).
+    setup.add({"rate_asked", "rate asked", Unit::none, false, false, true},
               Cell(rate > 0 ? format_rate(rate) : std::string("max")));
-    setup.add({"rate_asked_per_s", "", Unit::per_second, false, true}, Cell(rate));
+    setup.add({"rate_asked_per_s", "", Unit::per_second, false, true},
+              rate > 0 ? Cell(rate) : Cell(Value{}));
     setup.add({"max_inflight", "max in flight", Unit::count}, Cell(o.max_inflight));
     setup.add(
-        {"hold", "hold", Unit::none},
+        {"hold", "hold", Unit::none, false, false, true},
         Cell(hold < 0 ? std::string("until stopped") : format_duration(static_cast<double>(hold))));
+    setup.add({"hold_ns", "", Unit::ns, false, true}, hold < 0 ? Cell(Value{}) : Cell(hold));
     setup.add({"close", "close", Unit::none}, Cell(fmt::format("{}, {}", o.close, o.close_order)));
     setup.add({"processes", "worker processes", Unit::count},
               Cell(static_cast<std::uint64_t>(plan.processes)));

@@ -400,24 +400,22 @@ int run(const Options& o) {
         if (!sec) continue;
         sec->fields.push_back(ns_field("median_ns", "median"));
         sec->fields.push_back(ns_field("p99_ns", "p99"));
-        sec->fields.push_back({"ci_pct", "95% CI ±%", Unit::none});
+        sec->fields.push_back({"ci_pct", "95% CI ±", Unit::percent});
         if (sec == ready) {
             sec->fields.push_back(ns_field("per_event_ns", "per event"));
             sec->fields.push_back(ns_field("dispatch_ns", "+ dispatch"));
         }
-        sec->fields.push_back({"vs_best", "vs best", Unit::none});
+        sec->fields.push_back({"vs_best", "vs best", Unit::ratio});
         sec->fields.push_back({"samples", "samples", Unit::count});
         if (sec != ctl) sec->fields.push_back({"errors", "errors", Unit::count});
     }
     if (tput) {
         tput->fields.push_back({"events_per_s", "events/s", Unit::per_second});
         tput->fields.push_back(ns_field("per_event_ns", "per event"));
-        tput->fields.push_back({"vs_best", "vs best", Unit::none});
+        tput->fields.push_back({"vs_best", "vs best", Unit::ratio});
         tput->fields.push_back({"errors", "errors", Unit::count});
     }
-    auto ratio = [](double v, double b) {
-        return b > 0 ? fmt::format("{:.2f}x", v / b) : std::string("-");
-    };
+    auto ratio = [](double v, double b) { return b > 0 ? Cell(v / b) : Cell(Value{}); };
     std::map<Backend, std::vector<ModelPoint>> model_points;
     std::map<Backend, Series> chart;
     const std::size_t k_min = [&] {
@@ -439,7 +437,7 @@ int run(const Options& o) {
             const double per = r.ns_per_event();
             row.push_back(Cell(r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0.0));
             row.push_back(Cell(per));
-            row.push_back(Cell(ratio(per, best[slot])));
+            row.push_back(ratio(per, best[slot]));
             row.push_back(Cell(errs, errs ? Style::bad : Style::plain));
             tput->add_row(std::move(row));
             continue;
@@ -447,13 +445,13 @@ int run(const Options& o) {
         const Style ci_style = s.ci_relative() > 0.05 ? Style::warn : Style::plain;
         row.push_back(Cell(s.median));
         row.push_back(Cell(s.p99));
-        row.push_back(Cell(fmt::format("{:.1f}", s.ci_relative() * 100), ci_style));
+        row.push_back(Cell(s.ci_relative() * 100, ci_style));
         if (key.mode == Mode::ready) {
             row.push_back(
                 Cell(s.median / static_cast<double>(std::max<std::size_t>(key.active, 1))));
             row.push_back(Cell(dispatch_sums[key].median));
         }
-        row.push_back(Cell(ratio(s.median, best[slot])));
+        row.push_back(ratio(s.median, best[slot]));
         row.push_back(Cell(static_cast<std::uint64_t>(s.n)));
         if (key.mode != Mode::ctl) row.push_back(Cell(errs, errs ? Style::bad : Style::plain));
         Section* sec = key.mode == Mode::ready ? ready : key.mode == Mode::wakeup ? wakeup : ctl;

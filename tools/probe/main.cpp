@@ -530,11 +530,16 @@ int run(const Options& o) {
     target.add({"connections", "connections", Unit::count},
                Cell(static_cast<std::uint64_t>(cfg.connections)));
     target.add({"threads", "threads", Unit::count}, Cell(static_cast<std::uint64_t>(cfg.threads)));
-    if (!connect)
-        target.add({"inflight", paced ? "in-flight cap per connection" : "in flight per connection",
-                    Unit::count},
+    if (!connect) { // people read words, machines one type: a count, or null for no cap
+        const std::string title =
+            paced ? "in-flight cap per connection" : "in flight per connection";
+        target.add({"inflight_text", title, Unit::none, false, false, true},
+                   Cell(cfg.inflight > 0 ? format_count(static_cast<std::uint64_t>(cfg.inflight))
+                                         : std::string("none (open loop)")));
+        target.add({"inflight", title, Unit::count, false, true},
                    cfg.inflight > 0 ? Cell(static_cast<std::uint64_t>(cfg.inflight))
-                                    : Cell(std::string("none (open loop)")));
+                                    : Cell(Value{}));
+    }
     if (paced || connect)
         target.add({"rate_per_s", "rate asked", Unit::per_second}, Cell(cfg.rate));
     target.add({"warmup_ns", "warm-up (excluded)", Unit::ns}, Cell(cfg.warmup));

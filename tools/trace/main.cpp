@@ -267,7 +267,7 @@ void add_capture(Report& report, std::map<std::string, double>& metrics, const O
     cap.add({"packets_per_s", "rate", Unit::per_second},
             Cell(st.wall > 0 ? static_cast<double>(st.frames) * 1e9 / static_cast<double>(st.wall)
                              : 0.0));
-    cap.add({"peak_open", "most open at once", Unit::count}, Cell(ts.peak_open));
+    cap.add({"open_peak", "most open at once", Unit::count}, Cell(ts.peak_open));
     cap.add({"tracker_bytes", "tracker memory (peak)", Unit::bytes},
             Cell(static_cast<std::uint64_t>(ts.peak_memory_bytes)));
     cap.add({"peak_rss_bytes", "peak RSS", Unit::bytes}, Cell(peak_rss_bytes()));

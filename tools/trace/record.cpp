@@ -30,14 +30,13 @@ Cell wscale_or_null(std::uint8_t v) {
     return v != 0xff ? Cell(std::uint64_t{v}) : Cell(Value{});
 }
 
-/// "1s", "1s,2s", or past two retransmissions "1s,…(7s in all)".
-std::string intervals(const Connection& c, Side s) {
+/// A side's handshake retransmissions as two numbers: the wait before the first one (µs
+/// resolution: kept as such in the record) and the span from the first SYN (or SYN/ACK) to
+/// the last; both null without a retransmission.
+std::pair<Cell, Cell> retransmit_gaps(const Connection& c, Side s) {
     const auto g = c.retransmit_gaps(s);
-    auto d = [](Nanos ns) { return format_duration(static_cast<double>(ns)); };
-    if (g.retransmits == 0) return "";
-    if (g.retransmits == 1) return d(g.first);
-    if (g.retransmits == 2) return d(g.first) + "," + d(g.total - g.first);
-    return d(g.first) + ",…(" + d(g.total) + " in all)";
+    if (g.retransmits == 0) return {Cell(Value{}), Cell(Value{})};
+    return {Cell(static_cast<std::uint64_t>(g.first)), Cell(static_cast<std::uint64_t>(g.total))};
 }
 
 /// Seconds with six decimals, as Zeek logs time and interval, rounded to the nearest µs in
@@ -86,19 +85,21 @@ const std::vector<Field>& connection_fields() {
             m("synack_ack_ns", Unit::ns),
             m("handshake_first_syn_ns", Unit::ns),
             m("syn_synack_first_syn_ns", Unit::ns),
-            {"syn_retransmits", "syn rtx", Unit::count},
-            m("syn_intervals", Unit::none),
-            m("synack_retransmits", Unit::count),
-            m("synack_intervals", Unit::none),
+            {"syn_retransmissions", "syn rtx", Unit::count},
+            m("syn_retransmission_gap_ns", Unit::ns),
+            m("syn_retransmission_span_ns", Unit::ns),
+            m("synack_retransmissions", Unit::count),
+            m("synack_retransmission_gap_ns", Unit::ns),
+            m("synack_retransmission_span_ns", Unit::ns),
             {"duration_ns", "duration", Unit::ns},
             {"orig_pkts", "o pkts", Unit::count},
             {"orig_bytes", "o bytes", Unit::bytes},
             m("orig_ip_bytes", Unit::bytes),
-            m("orig_retransmits", Unit::count),
+            m("orig_retransmissions", Unit::count),
             {"resp_pkts", "r pkts", Unit::count},
             {"resp_bytes", "r bytes", Unit::bytes},
             m("resp_ip_bytes", Unit::bytes),
-            m("resp_retransmits", Unit::count),
+            m("resp_retransmissions", Unit::count),
             m("half_close_ns", Unit::ns),
             m("orig_mss", Unit::count),
             m("resp_mss", Unit::count),
@@ -119,6 +120,8 @@ Row connection_row(const Connection& c, Nanos origin) {
     const Nanos rst = c.first_rst_ts();
     const Nanos first_syn = c.handshake_ns(false);
     const bool both = o.has(SideState::syn) && r.has(SideState::syn);
+    const auto syn_gaps = retransmit_gaps(c, Side::orig);
+    const auto synack_gaps = retransmit_gaps(c, Side::resp);
     return Row{
         Cell(std::uint64_t{c.id}),
         Cell(static_cast<double>(c.first_ts) / 1e9),
@@ -139,9 +142,11 @@ Row connection_row(const Connection& c, Nanos origin) {
         first_syn != c.handshake_ns(true) ? ns_or_null(first_syn) : Cell(Value{}),
         c.syn_retransmits() > 0 ? ns_or_null(c.syn_to_synack(false)) : Cell(Value{}),
         Cell(std::uint64_t{c.syn_retransmits()}),
-        Cell(intervals(c, Side::orig)),
+        syn_gaps.first,
+        syn_gaps.second,
         Cell(std::uint64_t{c.synack_retransmits()}),
-        Cell(intervals(c, Side::resp)),
+        synack_gaps.first,
+        synack_gaps.second,
         Cell(static_cast<std::uint64_t>(c.duration_ns())),
         Cell(std::uint64_t{o.packets}),
         Cell(o.bytes),

@@ -119,8 +119,9 @@ void Summary::to_report(Report& report, std::map<std::string, double>& metrics,
     auto& ev =
         report.section("events", "Retransmissions, resets, leftovers", Section::Kind::record);
     ev.add({"syn_retransmissions", "SYN retransmissions", Unit::count}, Cell(syn_retransmissions));
-    ev.add({"syn_retransmitted", "connections with a SYN sent again", Unit::count},
-           Cell(syn_retransmitted));
+    ev.add(
+        {"connections_with_syn_retransmissions", "connections with a SYN sent again", Unit::count},
+        Cell(syn_retransmitted));
     ev.add({"synack_retransmissions", "SYN/ACK retransmissions", Unit::count},
            Cell(synack_retransmissions));
     ev.add({"data_retransmissions", "data retransmissions", Unit::count},

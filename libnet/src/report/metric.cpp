@@ -1,6 +1,8 @@
 #include <charconv>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include <netdx/report/metric.hpp>
 #include <netdx/report/units.hpp>
 
@@ -20,6 +22,8 @@ std::string_view unit_name(Unit unit) {
         return "per_second";
     case Unit::percent:
         return "percent";
+    case Unit::ratio:
+        return "ratio";
     }
     return "";
 }
@@ -34,6 +38,8 @@ std::string format_in_unit(double value, Unit unit) {
         return format_rate(value);
     case Unit::percent:
         return format_significant(value) + "%";
+    case Unit::ratio:
+        return fmt::format("{:.2f}x", value);
     case Unit::count:
         if (value >= 0 && value == std::floor(value) && value < 1e19)
             return format_count(static_cast<std::uint64_t>(value));

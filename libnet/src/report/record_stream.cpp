@@ -80,8 +80,11 @@ void RowEncoder::json_object(std::string& out, const Row& row, std::string_view 
     out += '{';
     out += leading;
     const std::size_t n = std::min(row.size(), fields_.size());
+    bool first = leading.empty();
     for (std::size_t i = 0; i < n; ++i) {
-        if (i > 0 || !leading.empty()) out += ',';
+        if (fields_[i].human_only) continue;
+        if (!first) out += ',';
+        first = false;
         out += quoted_keys_[i];
         const auto& v = row[i].value;
         if (const auto* s = std::get_if<std::string>(&v))
@@ -93,16 +96,22 @@ void RowEncoder::json_object(std::string& out, const Row& row, std::string_view 
 }
 
 void RowEncoder::csv_header(std::string& out) const {
-    for (std::size_t i = 0; i < fields_.size(); ++i) {
-        if (i > 0) out += ',';
-        out += csv_escape(fields_[i].key);
+    bool first = true;
+    for (const auto& f : fields_) {
+        if (f.human_only) continue;
+        if (!first) out += ',';
+        first = false;
+        out += csv_escape(f.key);
     }
     out += "\r\n";
 }
 
 void RowEncoder::csv_row(std::string& out, const Row& row) const {
+    bool first = true;
     for (std::size_t i = 0; i < row.size(); ++i) {
-        if (i > 0) out += ',';
+        if (i < fields_.size() && fields_[i].human_only) continue;
+        if (!first) out += ',';
+        first = false;
         const auto& v = row[i].value;
         if (const auto* s = std::get_if<std::string>(&v))
             out += csv_escape(*s);

@@ -64,7 +64,7 @@ bool numeric_unit(Unit u) {
 nlohmann::json row_to_json(const Section& s, const Row& row) {
     nlohmann::json obj = nlohmann::json::object();
     for (std::size_t i = 0; i < s.fields.size() && i < row.size(); ++i)
-        obj[s.fields[i].key] = to_json(row[i].value);
+        if (!s.fields[i].human_only) obj[s.fields[i].key] = to_json(row[i].value);
     return obj;
 }
 

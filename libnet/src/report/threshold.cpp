@@ -115,6 +115,9 @@ Threshold parse_threshold(std::string_view text, std::span<const MetricInfo> cat
         case Unit::count:
             t.value = static_cast<double>(parse_count(rest));
             break;
+        case Unit::ratio:
+            if (!rest.empty() && (rest.back() == 'x' || rest.back() == 'X')) rest.remove_suffix(1);
+            [[fallthrough]];
         case Unit::none: {
             double v = 0;
             auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), v);

@@ -15,6 +15,7 @@ enum class Unit {
     bytes,      ///< size in bytes: 1KiB
     per_second, ///< rate: 5k/s
     percent,    ///< 0.1%
+    ratio,      ///< a multiple of a reference: 12.22x (JSON: 12.22)
 };
 
 /// A metric a tool publishes for --fail-if.

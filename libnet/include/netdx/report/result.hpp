@@ -40,6 +40,9 @@ struct Field {
     bool detail = false;
     /// JSON, NDJSON and CSV only: stable keys and raw numbers people need not read.
     bool machine_only = false;
+    /// Human formats only: words for people ("until stopped", "none (open loop)") beside a
+    /// machine_only field that carries the same thing as a number of one type (or null).
+    bool human_only = false;
 };
 
 struct Cell {
