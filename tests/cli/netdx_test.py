@@ -95,6 +95,20 @@ def fresh_netns(test, prefix):
     return name
 
 
+def sanitizer():
+    """The build's NETDX_SANITIZE ("ON": ASan+UBSan, "thread"), or None for a plain build."""
+    cache = os.path.join(os.environ.get("NETDX_BUILD", ""), "CMakeCache.txt")
+    try:
+        with open(cache) as f:
+            for line in f:
+                if line.startswith("NETDX_SANITIZE:"):
+                    value = line.strip().split("=", 1)[1]
+                    return None if value.upper() in ("OFF", "", "FALSE", "0") else value
+    except OSError:
+        pass
+    return None
+
+
 def per_backend(*backends):
     """A class decorator: one test method per backend, test_<backend> ('-' as '_'), each calling
     self.check(backend), so every backend is its own CTest."""

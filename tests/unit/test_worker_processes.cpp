@@ -156,14 +156,18 @@ TEST_CASE("progress is dropped whole when the parent is slow, never cut") {
     WorkerProcesses group;
     group.spawn([&](WorkerChannel& ch) {
         const std::string payload(1000, 'p');
-        int sent = 0, dropped = 0;
-        for (int i = 0; i < 100'000 && dropped < 100; ++i) {
+        // Until the first drop, then 100 more tries whatever they give: a bounded amount of
+        // work however fast the parent reads once it starts (a bound on drops alone made a
+        // slow machine send 100,000 messages while the parent kept the pipe from filling).
+        int sent = 0, dropped = 0, after = 0;
+        for (int i = 0; i < 100'000 && after < 100; ++i) {
             if (ch.progress(payload)) {
                 ++sent;
             } else if (++dropped == 1) {
                 const std::uint64_t one = 1;
                 (void)::write(dropped_fd, &one, sizeof one);
             }
+            if (dropped > 0) ++after;
         }
         ch.result(std::to_string(sent));
         return 0;
