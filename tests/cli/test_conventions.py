@@ -45,7 +45,8 @@ class Conventions(unittest.TestCase):
             self.assertIn("--no-such-option", r.stderr)
             r = run([tool, "--ndjson", "--no-such-option"])
             if "--ndjson" in run([tool, "--help"]).stdout:
-                line = json.loads(r.stdout)
+                run_line, line = [json.loads(x) for x in r.stdout.splitlines()]
+                self.assertEqual((run_line["type"], run_line["schema_version"]), ("run", 1))
                 self.assertEqual((line["type"], line["kind"]), ("error", "usage"))
 
     def test_bad_color_names_the_token(self):

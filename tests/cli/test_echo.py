@@ -262,7 +262,7 @@ class EchoLifecycle(unittest.TestCase):
         self.assertEqual(code, 0)
         records = [json.loads(line) for line in out.splitlines()]
         types = [r["type"] for r in records]
-        self.assertEqual(types[0], "listening")
+        self.assertEqual(types[:2], ["run", "listening"])  # the stream opens with the run block
         self.assertGreaterEqual(types.count("stats"), 2)  # SIGUSR1 and the final one
         self.assertEqual(records[-1]["type"], "stats")
 

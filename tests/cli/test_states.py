@@ -232,10 +232,13 @@ class StatesNamespaceSerial(unittest.TestCase):
         r = self.ns(binary("netdx-states"), "--watch", "200ms", "--ticks", "2", "-s", "time-wait,close-wait")
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(lines[0]["type"], "run")  # the stream opens with the run block
+        lines = [x for x in lines if x["type"] == "tick"]
         self.assertEqual(len(lines), 4)  # two states, two ticks
         cw = [x for x in lines if x["state"] == "close-wait"]
         self.assertEqual([x["count"] for x in cw], [self.C, self.C])
-        self.assertEqual(cw[1]["delta"], "+0")
+        self.assertEqual(cw[1]["delta"], 0)  # a number: "+0" is for people
+        self.assertEqual(cw[1]["since_start"], 0)
 
     def test_a_process_name_that_is_not_utf8_keeps_the_json_valid(self):
         # /proc/<pid>/comm is bytes: a name set with prctl can be anything.

@@ -239,7 +239,7 @@ class TraceFormats(unittest.TestCase):
         r = run(["netdx-trace", "-r", EN10MB, "--ndjson"])
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = [json.loads(line) for line in r.stdout.splitlines()]
-        self.assertEqual([l["type"] for l in lines], ["connection"] * 24 + ["summary"])
+        self.assertEqual([l["type"] for l in lines], ["run"] + ["connection"] * 24 + ["summary"])
         self.assertEqual(lines[-1]["handshake"]["count"], 13)
 
     def test_csv_has_the_schema_and_one_row_per_connection(self):
@@ -636,7 +636,7 @@ class TraceLive(unittest.TestCase):
         out, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 130, err)
         lines = [json.loads(l) for l in out.splitlines()]
-        self.assertEqual([l["type"] for l in lines], ["connection", "connection", "summary"])
+        self.assertEqual([l["type"] for l in lines], ["run", "connection", "connection", "summary"])
         self.assertTrue(lines[-1]["interrupted"])
 
     def test_privileges_dropped_with_dash_z(self):

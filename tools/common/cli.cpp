@@ -110,10 +110,12 @@ void print_error_document(Format f, const ToolInfo& info, ExitCode code, const s
     if (f != Format::json && f != Format::ndjson) return;
     try {
         auto doc = error_document(info.name, kVersion, code, one_line(msg));
+        doc["schema_version"] = kSchemaVersion;
+        doc["run"] = to_json(current_run());
         if (f == Format::ndjson) {
             auto line = doc["error"];
             line["type"] = "error";
-            write_stdout(dump_json(line) + "\n");
+            write_stdout(run_line_once() + dump_json(line) + "\n");
         } else {
             write_stdout(dump_json(doc, 2) + "\n");
         }
@@ -132,6 +134,25 @@ bool CommonOptions::stderr_color() const {
 
 void add_common_options(CLI::App& app, CommonOptions& common, const ToolInfo& info) {
     const std::string group = "Output";
+    app.add_option_function<std::string>(
+           "--run-id",
+           [](const std::string& id) {
+               if (id.empty()) throw CLI::ValidationError("--run-id", "empty run id");
+               current_run().id = id;
+           },
+           "The run's id in the JSON run block (default: random); the agents of one "
+           "distributed run share it")
+        ->type_name("ID")
+        ->group(group);
+    app.add_option_function<std::string>(
+           "--agent",
+           [](const std::string& name) {
+               if (name.empty()) throw CLI::ValidationError("--agent", "empty agent name");
+               current_run().agent = name;
+           },
+           "This machine's name in the JSON run block (default: the host name)")
+        ->type_name("NAME")
+        ->group(group);
     auto* json = app.add_flag_callback(
         "--json", [&common] { common.format = Format::json; },
         "Print the result as one JSON document");
@@ -271,11 +292,31 @@ void write_stdout(std::string_view text) {
     }
 }
 
-int emit(const Report& report, const CommonOptions& common) {
+RunInfo& current_run() {
+    static RunInfo run;
+    return run;
+}
+
+void stamp_run(Report& report) {
+    report.run = to_json(current_run());
+}
+
+std::string run_line_once() {
+    static bool written = false;
+    if (written) return {};
+    written = true;
+    // Spelt out so that "type" leads, as on every other line (a json object sorts its keys).
+    return fmt::format("{{\"type\":\"run\",\"schema_version\":{},\"run\":{}}}\n", kSchemaVersion,
+                       dump_json(to_json(current_run())));
+}
+
+int emit(Report& report, const CommonOptions& common) {
+    stamp_run(report);
     ReporterOptions ro;
     ro.color = common.stdout_color();
     auto reporter = make_reporter(common.format, ro);
     std::ostringstream buffer;
+    if (common.format == Format::ndjson) buffer << run_line_once();
     reporter->write(report, buffer);
     write_stdout(buffer.str());
     if (report.failure && !report.failure->message.empty())
@@ -290,9 +331,11 @@ IntervalStream::~IntervalStream() = default;
 
 void IntervalStream::write(const Section& section, std::string_view prefix) {
     // --json promises one document: the stream keeps the rows for the final report.
-    if (!stream_)
+    if (!stream_) {
         stream_ = std::make_unique<RecordStream>(format_, section.name, section.fields,
                                                  [](std::string_view text) { write_stdout(text); });
+        if (format_ == Format::ndjson) write_stdout(run_line_once()); // the stream opens with it
+    }
     for (const auto& row : section.rows) {
         ++count_;
         stream_->write(row, prefix);
@@ -314,6 +357,7 @@ int run_main(int argc, char** argv, const ToolInfo& info,
              const std::function<void(CLI::App&)>& setup, const std::function<int()>& run) {
     // Stdout is fully buffered when it is not a terminal; results are written in one go.
     std::ios::sync_with_stdio(false);
+    current_run() = RunInfo::capture(argc, argv); // before anything runs: the start instant
     CLI::App app{info.summary, info.name};
     app.set_version_flag("-V,--version", std::string(info.name) + " " + kVersion);
     std::string completion_shell;

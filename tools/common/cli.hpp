@@ -27,6 +27,7 @@
 #include <netdx/report/metric.hpp>
 #include <netdx/report/record_stream.hpp>
 #include <netdx/report/reporter.hpp>
+#include <netdx/report/run_info.hpp>
 #include <netdx/report/threshold.hpp>
 #include <netdx/sys/clock.hpp>
 
@@ -109,7 +110,18 @@ public:
 /// (Report::exit_code: 130 interrupted, a failure's own code, 1 when a check failed, 0).
 /// A failure's message also goes to stderr. Throws OutputError when stdout cannot be
 /// written (run_main maps it to 74).
-int emit(const Report& report, const CommonOptions& common);
+/// The run block goes in first (stamp_run).
+int emit(Report& report, const CommonOptions& common);
+
+/// This process's run (run_info.hpp): captured by run_main before the options are parsed,
+/// then --run-id and --agent, and later the shard and start lateness, are set in it.
+RunInfo& current_run();
+/// Puts the run block into `report` (what emit does; tools that write their document
+/// themselves, like netdx-trace's streamed JSON, call it first).
+void stamp_run(Report& report);
+/// The NDJSON line that opens a stream: {"type":"run","schema_version":…,"run":{…}}; the
+/// first call gives it, later ones "" (one per process).
+[[nodiscard]] std::string run_line_once();
 
 /// The rows a long run prints as it goes (interval lines, watch ticks), through the report
 /// layer's RecordStream, whose schema is the first section's (every later one has the same

@@ -221,7 +221,8 @@ int run(const Options& o) {
             cfg.threads == 1 ? "" : "s", o.processes, o.processes == 1 ? "" : "es",
             echo_backend_name(cfg), format_count(limit.soft));
     if (o.common.format == Format::ndjson) {
-        cli::write_stdout(nlohmann::json{{"type", "listening"},
+        cli::write_stdout(cli::run_line_once() +
+                          nlohmann::json{{"type", "listening"},
                                          {"address", server->local_endpoint().to_string()},
                                          {"port", server->local_endpoint().port()},
                                          {"protocols", protocols},

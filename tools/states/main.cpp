@@ -504,9 +504,9 @@ int run_watch(const Options& o, const Filters& f, const std::vector<GroupKey>& k
         for (const auto& k : keys)
             sec.fields.push_back({k.name, k.name, Unit::none});
         sec.fields.push_back({"count", "count", Unit::count});
-        sec.fields.push_back({"delta", "Δ tick", Unit::none});
+        sec.fields.push_back({"delta", "Δ tick", Unit::delta});
         sec.fields.push_back({"rate_per_s", "per s", Unit::per_second});
-        sec.fields.push_back({"since_start", "Δ start", Unit::none});
+        sec.fields.push_back({"since_start", "Δ start", Unit::delta});
         sec.fields.push_back({"elapsed_ns", "", Unit::ns, false, true});
         auto value = [](const auto& m, const auto& k) {
             const auto it = m.find(k);
@@ -520,9 +520,9 @@ int run_watch(const Options& o, const Filters& f, const std::vector<GroupKey>& k
             for (const auto& part : k)
                 row.push_back(Cell(part));
             row.push_back(Cell(static_cast<std::uint64_t>(n)));
-            row.push_back(Cell(fmt::format("{:+}", d)));
+            row.push_back(Cell(d));
             row.push_back(Cell(tick == 1 || span <= 0 ? 0.0 : static_cast<double>(d) / span));
-            row.push_back(Cell(fmt::format("{:+}", ds)));
+            row.push_back(Cell(ds));
             row.push_back(Cell(now - start));
             sec.add_row(std::move(row));
         }

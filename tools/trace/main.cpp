@@ -450,6 +450,7 @@ int run(const Options& given) {
         writer.flush();
         return cli::emit(report, o.common);
     }
+    cli::stamp_run(report);
     writer.finish(report);
     // CSV and Zeek carry only connections: notes and failed checks go to stderr.
     if (output == Output::csv || output == Output::zeek) {

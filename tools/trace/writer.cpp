@@ -41,7 +41,8 @@ RecordWriter::RecordWriter(Output output, std::uint64_t top, bool live)
           stream_format(output), "connection", connection_fields(),
           [this](std::string_view s) { put(s); }, /*keep_json=*/false) {
     if (output_ == Output::json) put("{\"connections\":[\n"); // the summary's members follow
-    stream_.header();                                         // CSV: even when no connection comes
+    if (output_ == Output::ndjson) put(cli::run_line_once());
+    stream_.header(); // CSV: even when no connection comes
 }
 
 void RecordWriter::start(Nanos first_ts) {

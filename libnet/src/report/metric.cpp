@@ -24,6 +24,8 @@ std::string_view unit_name(Unit unit) {
         return "percent";
     case Unit::ratio:
         return "ratio";
+    case Unit::delta:
+        return "delta";
     }
     return "";
 }
@@ -40,6 +42,11 @@ std::string format_in_unit(double value, Unit unit) {
         return format_significant(value) + "%";
     case Unit::ratio:
         return fmt::format("{:.2f}x", value);
+    case Unit::delta:
+        if (value == std::floor(value) && std::abs(value) < 1e19)
+            return (value < 0 ? "-" : "+") +
+                   format_count(static_cast<std::uint64_t>(std::abs(value)));
+        return fmt::format("{:+}", value);
     case Unit::count:
         if (value >= 0 && value == std::floor(value) && value < 1e19)
             return format_count(static_cast<std::uint64_t>(value));

@@ -4,6 +4,7 @@
 
 #include <netdx/report/record_stream.hpp>
 #include <netdx/report/reporter.hpp>
+#include <netdx/report/run_info.hpp>
 #include <netdx/report/units.hpp>
 #include <netdx/sys/text.hpp>
 
@@ -279,7 +280,10 @@ private:
 } // namespace
 
 nlohmann::json report_to_json(const Report& report) {
-    nlohmann::json doc = {{"tool", report.tool}, {"version", report.version}};
+    nlohmann::json doc = {{"schema_version", kSchemaVersion},
+                          {"tool", report.tool},
+                          {"version", report.version},
+                          {"run", report.run}};
     for (const auto& s : report.sections) {
         if (s.kind == Section::Kind::record) {
             doc[s.name] =
@@ -316,8 +320,10 @@ std::string dump_json(const nlohmann::json& j, int indent) {
 
 nlohmann::json error_document(std::string_view tool, std::string_view version, ExitCode code,
                               std::string_view message) {
-    return {{"tool", std::string(tool)},
+    return {{"schema_version", kSchemaVersion},
+            {"tool", std::string(tool)},
             {"version", std::string(version)},
+            {"run", nullptr},
             {"passed", false},
             {"exit_code", to_int(code)},
             {"interrupted", false},

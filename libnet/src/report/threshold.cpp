@@ -115,6 +115,13 @@ Threshold parse_threshold(std::string_view text, std::span<const MetricInfo> cat
         case Unit::count:
             t.value = static_cast<double>(parse_count(rest));
             break;
+        case Unit::delta: { // a signed count: +5, -3, 10k
+            const bool negative = !rest.empty() && rest.front() == '-';
+            if (!rest.empty() && (rest.front() == '-' || rest.front() == '+'))
+                rest.remove_prefix(1);
+            t.value = static_cast<double>(parse_count(rest)) * (negative ? -1 : 1);
+            break;
+        }
         case Unit::ratio:
             if (!rest.empty() && (rest.back() == 'x' || rest.back() == 'X')) rest.remove_suffix(1);
             [[fallthrough]];

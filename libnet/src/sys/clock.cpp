@@ -1,9 +1,22 @@
 #include <algorithm>
+#include <sys/timex.h>
 #include <vector>
 
 #include <netdx/sys/clock.hpp>
 
 namespace netdx {
+
+ClockSync read_clock_sync() noexcept {
+    ClockSync c;
+    timex tx{};
+    tx.modes = 0; // read only
+    const int state = ::adjtimex(&tx);
+    if (state < 0) return c;
+    c.synchronized = state != TIME_ERROR;
+    c.max_error_ns = static_cast<Nanos>(tx.maxerror) * kNanosPerMicro;
+    c.est_error_ns = static_cast<Nanos>(tx.esterror) * kNanosPerMicro;
+    return c;
+}
 
 bool sleep_until(Nanos deadline, Nanos spin_margin) {
     const Nanos wake = deadline - spin_margin;

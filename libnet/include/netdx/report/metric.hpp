@@ -16,6 +16,7 @@ enum class Unit {
     per_second, ///< rate: 5k/s
     percent,    ///< 0.1%
     ratio,      ///< a multiple of a reference: 12.22x (JSON: 12.22)
+    delta,      ///< a signed change of a count: +5, -3, +0 (JSON: 5, -3, 0)
 };
 
 /// A metric a tool publishes for --fail-if.

@@ -105,6 +105,7 @@ struct Report {
     std::vector<CheckResult> checks;
     std::vector<std::string> notes;
     nlohmann::json extra = nlohmann::json::object();
+    nlohmann::json run;  ///< the run block (run_info.hpp): null until the tool stamps it
     std::string primary; ///< the section --csv prints (default: the first table)
     bool interrupted = false;
     std::optional<Failure> failure;

@@ -30,6 +30,16 @@ inline constexpr Nanos kNanosPerSecond = 1'000'000'000;
 /// scheduler's ~50-100us. Returns early (false) when a signal interrupts the sleep.
 bool sleep_until(Nanos deadline, Nanos spin_margin = 60 * kNanosPerMicro);
 
+/// How far the wall clock may be off, as the kernel's NTP state says (adjtimex(2) read
+/// only): what lines up the results of many machines.
+struct ClockSync {
+    bool synchronized = false; ///< not TIME_ERROR: an NTP daemon keeps the clock
+    Nanos max_error_ns = 0;    ///< maxerror: the bound the kernel keeps (grows unsynced)
+    Nanos est_error_ns = 0;    ///< esterror: the estimate
+};
+/// Never fails: a kernel that refuses the call reads as unsynchronised with unknown error.
+[[nodiscard]] ClockSync read_clock_sync() noexcept;
+
 /// Median cost of one monotonic_ns() call, measured over `samples` back-to-back reads.
 [[nodiscard]] double measure_clock_read_cost_ns(int samples = 20'001);
 
