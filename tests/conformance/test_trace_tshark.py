@@ -22,7 +22,7 @@ HTTP, HTTP_RETRY, HTTP_DROP, REDIS, CLOSED = 8080, 8081, 8082, 6379, 9
 FIELDS = ["frame.number", "frame.time_epoch", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport",
           "ip.dst", "ipv6.dst", "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin",
           "tcp.flags.reset", "tcp.analysis.initial_rtt", "tcp.time_relative", "tcp.time_delta",
-          "tcp.connection.fin_active", "tcp.len"]
+          "tcp.connection.fin_active", "tcp.len", "tcp.seq", "tcp.ack"]
 
 
 def make_traffic(ns):
@@ -118,6 +118,8 @@ class TraceAgainstTshark(unittest.TestCase):
                 "irtt": seconds_ns(r["tcp.analysis.initial_rtt"]) if r["tcp.analysis.initial_rtt"] else None,
                 "rel": seconds_ns(r["tcp.time_relative"]), "delta": seconds_ns(r["tcp.time_delta"]),
                 "fin_active": r["tcp.connection.fin_active"] == "1",
+                "seq": int(r["tcp.seq"] or 0), "ackno": int(r["tcp.ack"] or 0),
+                "len": int(r["tcp.len"] or 0),
             })
         return first, max(epoch_ns(r["frame.time_epoch"]) for r in rows), streams
 
@@ -144,9 +146,22 @@ class TraceAgainstTshark(unittest.TestCase):
         exp["rst_ns"] = rsts[0]["t"] - fr[0]["t"] if rsts else None
         exp["rst_by"] = ("none" if not rsts else "orig" if all(f["src"] == orig for f in rsts)
                          else "resp" if all(f["src"] != orig for f in rsts) else "both")
+        # Who closed first, from tshark's sequence numbers (relative, per stream): the FINs
+        # crossed (RFC 793 3.5, a simultaneous close) when the other side's first FIN does not
+        # acknowledge the first one; otherwise the first FIN's side, which is then also the
+        # frame tshark flags fin_active.
+        fins = [f for f in fr if f["fin"]]
         fin_active = [f for f in fr if f["fin_active"]]
-        exp["closer"] = ("none" if not fin_active else "orig" if fin_active[0]["src"] == orig
-                         else "resp")
+        exp["closer"] = "none"
+        if fins:
+            first = fins[0]
+            answer = next((f for f in fins if f["src"] != first["src"]), None)
+            crossed = answer is not None and (not answer["ack"] or
+                                              answer["ackno"] < first["seq"] + first["len"] + 1)
+            exp["closer"] = ("simultaneous" if crossed else "orig" if first["src"] == orig
+                             else "resp")
+            if not crossed:
+                self.assertEqual(fin_active[0]["src"], first["src"])
         exp["handshake_ns"] = exp["syn_synack_ns"] = exp["synack_ack_ns"] = None
         exp["handshake_first_syn_ns"] = None
         if syns and synacks:
