@@ -10,7 +10,8 @@
 ///     2. wait = min(max_wait, next timer, next wheel tick)      (0 with busy_poll)
 ///     3. spin policy: while traffic is dense, poll without sleeping for up to `spin`
 ///     4. poller.wait(wait) -> the watching Channel's on_event() for each event;
-///        one-shot backends: a channel still watched is re-armed after its handler
+///        one-shot backends: a channel still watched is re-armed after its handler;
+///        io_uring: each finished operation's Completion too (uring(), completion.hpp)
 ///     5. functions posted from other threads
 ///
 /// Semantics are level-triggered on every backend but epoll-et and uring-multishot: a
