@@ -31,8 +31,10 @@ ProvidedBuffers::ProvidedBuffers(io_uring& ring, std::uint16_t group, unsigned c
         throw std::system_error(-rc, std::generic_category(),
                                 fmt::format("io_uring_register_buf_ring (group {})", group));
     }
-    // Pages are touched only as the kernel fills buffers: an idle server stays small.
-    memory_.reset(new char[count * size]);
+    // Touched here, not as the kernel first fills each buffer: the ring cycles through all
+    // of them, so they are a fixed cost, and it is paid and seen at start (a peer's traffic
+    // never makes the server grow by it later).
+    memory_.reset(new char[count * size]());
     ::io_uring_buf_ring_init(buf_ring_);
     const int mask = ::io_uring_buf_ring_mask(count);
     for (unsigned id = 0; id < count; ++id)
