@@ -82,12 +82,11 @@ Threshold parse_threshold(std::string_view text, std::span<const MetricInfo> cat
                            [&](const MetricInfo& m) { return !m.percentiles && m.name == metric; });
     std::string canonical(metric);
     if (it == catalog.end()) {
+        std::optional<double> p;
         it = std::find_if(catalog.begin(), catalog.end(), [&](const MetricInfo& m) {
-            return m.percentiles && percentile_in_metric(metric, m.name).has_value();
+            return m.percentiles && (p = percentile_in_metric(metric, m.name)).has_value();
         });
-        if (it != catalog.end())
-            canonical =
-                it->name + percentile_key(*percentile_in_metric(metric, it->name)).substr(1);
+        if (it != catalog.end()) canonical = it->name + percentile_key(*p).substr(1);
     }
     if (it == catalog.end()) {
         std::string names;

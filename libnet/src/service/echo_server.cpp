@@ -22,6 +22,7 @@
 #include <netdx/sys/system_error.hpp>
 
 #include "echo_counters.hpp"
+#include "spare_descriptor.hpp"
 #include "tcp_echo_completions.hpp"
 
 namespace netdx {
@@ -281,12 +282,7 @@ struct EchoServer::Worker : echo_detail::EchoCounters {
                 if (a.error == EMFILE || a.error == ENFILE) {
                     // Out of descriptors: the pending connection would keep the listener
                     // readable forever. Use the spare descriptor to accept and shed it.
-                    spare.reset();
-                    Accepted shed = accept_connection(listen.get());
-                    refused.add(shed.fd ? 1 : 0);
-                    shed.fd.reset();
-                    spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-                    if (!shed.fd && shed.error == EAGAIN) return;
+                    if (!echo_detail::shed_with_spare(listen.get(), spare, refused)) return;
                 }
                 continue; // ECONNABORTED and friends: that one is gone, take the next
             }

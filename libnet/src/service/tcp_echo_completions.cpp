@@ -9,6 +9,8 @@
 #include <netdx/net/socket.hpp>
 #include <netdx/net/uring_poller.hpp>
 
+#include "spare_descriptor.hpp"
+
 namespace netdx::echo_detail {
 
 namespace {
@@ -98,21 +100,13 @@ void TcpEchoCompletions::on_accept(const CompletionEvent& ev) {
     } else if (ev.res == -EMFILE || ev.res == -ENFILE) {
         // Out of descriptors: the pending connection would end every accept at once, and a
         // client waits for an answer. Use the spare descriptor to accept and shed it.
-        shed_one();
+        static_cast<void>(shed_with_spare(listen_fd_, spare_, n_.refused));
     }
     // ECONNABORTED and friends: that one is gone. An accept the kernel ended is re-armed.
     if (!accepting_ && !stopping_) {
         ring_.accept_multishot(listen_fd_, accept_);
         accepting_ = true;
     }
-}
-
-void TcpEchoCompletions::shed_one() {
-    spare_.reset();
-    Accepted shed = accept_connection(listen_fd_);
-    n_.refused.add(shed.fd ? 1 : 0);
-    shed.fd.reset();
-    spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
 void TcpEchoCompletions::arm_recv(Conn& c) {

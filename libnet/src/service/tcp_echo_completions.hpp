@@ -69,7 +69,6 @@ private:
     void arm_recv(Conn& c);
     void close(Conn& c, Counter* reason);
     void free_if_done(Conn& c);
-    void shed_one();
 
     EventLoop& loop_;
     UringPoller& ring_;
