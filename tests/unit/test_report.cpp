@@ -1,17 +1,22 @@
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <limits>
 #include <sstream>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <netdx/report/color.hpp>
 #include <netdx/report/record_stream.hpp>
 #include <netdx/report/reporter.hpp>
+#include <netdx/report/run_info.hpp>
 #include <netdx/report/threshold.hpp>
 #include <netdx/sys/parse_error.hpp>
 #include <netdx/sys/text.hpp>
+
+#include "parse_error_of.hpp"
 
 using namespace netdx;
 
@@ -380,4 +385,52 @@ TEST_CASE("a record stream writes each format as rows come") {
         sunk += "]";
         CHECK(nlohmann::json::parse(sunk).size() == 2);
     }
+}
+
+TEST_CASE("RFC 3339 times parse to what libc's timegm says, offsets and fractions included") {
+    // date -u -d 2026-12-01T19:49:46Z +%s  ->  1796154586
+    CHECK(parse_rfc3339_ns("2026-12-01T19:49:46Z") == 1'796'154'586 * kNanosPerSecond);
+    CHECK(parse_rfc3339_ns("2026-12-01T20:49:46.5+01:00") ==
+          1'796'154'586 * kNanosPerSecond + 500'000'000);
+    CHECK(parse_rfc3339_ns("2026-12-01 19:49:46.123456789123z") ==
+          1'796'154'586 * kNanosPerSecond + 123'456'789);
+    // A sweep of days, months and leap years against timegm(3).
+    for (int year : {1970, 1999, 2000, 2024, 2100}) {
+        for (int month = 1; month <= 12; ++month) {
+            std::tm tm{};
+            tm.tm_year = year - 1900;
+            tm.tm_mon = month - 1;
+            tm.tm_mday = month == 2 ? 28 : 30;
+            tm.tm_hour = 23;
+            tm.tm_min = 59;
+            tm.tm_sec = 58;
+            const auto text =
+                fmt::format("{:04}-{:02}-{:02}T23:59:58-00:30", year, month, tm.tm_mday);
+            CHECK(parse_rfc3339_ns(text) == (::timegm(&tm) + 1800) * kNanosPerSecond);
+        }
+    }
+    // The round trip with the run block's own format.
+    CHECK(parse_rfc3339_ns(format_rfc3339_ns(1'796'162'906'116'579'512)) ==
+          1'796'162'906'116'579'512);
+    CHECK(parse_error_of([] { (void)parse_rfc3339_ns("2026-13-01T00:00:00Z"); }).find("month 13") !=
+          std::string::npos);
+    CHECK(parse_error_of([] {
+              (void)parse_rfc3339_ns("2026-12-01T00:00:00");
+          }).find("'Z' or a UTC offset") != std::string::npos);
+    CHECK(parse_error_of([] {
+              (void)parse_rfc3339_ns("2026-12-01T00:00:00Zjunk");
+          }).find("'junk'") != std::string::npos);
+}
+
+TEST_CASE("--start-at takes RFC 3339, epoch seconds and +DURATION") {
+    const Nanos now = 1'796'162'906 * kNanosPerSecond;
+    CHECK(parse_start_at("+10s", now) == now + 10 * kNanosPerSecond);
+    CHECK(parse_start_at("+250ms", now) == now + 250 * kNanosPerMilli);
+    CHECK(parse_start_at("1796162910", now) == 1'796'162'910 * kNanosPerSecond);
+    CHECK(parse_start_at("@1796162910.25", now) == 1'796'162'910 * kNanosPerSecond + 250'000'000);
+    CHECK(parse_start_at("2026-12-01T19:49:46Z", now) == 1'796'154'586 * kNanosPerSecond);
+    CHECK(parse_error_of([&] { (void)parse_start_at("+ten", now); }).find("'+ten'") !=
+          std::string::npos);
+    CHECK(parse_error_of([&] { (void)parse_start_at("tomorrow", now); }).find("'tomorrow'") !=
+          std::string::npos);
 }

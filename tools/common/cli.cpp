@@ -132,6 +132,27 @@ bool CommonOptions::stderr_color() const {
     return color_enabled(color, STDERR_FILENO);
 }
 
+void add_distribution_options(CLI::App& app, DistributionOptions& out,
+                              const std::string& share_what) {
+    const std::string group = "Distributed runs";
+    app.add_option("--shard", out.shard,
+                   "This agent's part of a run split across k agents: i/k (i from 0), or auto "
+                   "(NETDX_SHARD, SLURM_PROCID/SLURM_NTASKS, or JOB_COMPLETION_INDEX with "
+                   "NETDX_SHARD_COUNT); splits " +
+                       share_what + " exactly, and interleaves the schedules")
+        ->type_name("i/k|auto")
+        ->group(group);
+    app.add_option("--start-at", out.start_at,
+                   "Set up first, then start at this instant: RFC 3339, seconds since the epoch, "
+                   "or +DURATION from now; times in the report count from it")
+        ->type_name("TIME")
+        ->group(group);
+    add_duration(app, "--start-late-max", out.start_late_max,
+                 "Refuse to start when the set-up ends later than --start-at by more than this "
+                 "(default 100ms)")
+        ->group(group);
+}
+
 void add_common_options(CLI::App& app, CommonOptions& common, const ToolInfo& info) {
     const std::string group = "Output";
     app.add_option_function<std::string>(

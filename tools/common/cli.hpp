@@ -31,6 +31,8 @@
 #include <netdx/report/threshold.hpp>
 #include <netdx/sys/clock.hpp>
 
+#include "distribution.hpp"
+
 namespace CLI {
 class App;
 class Option;
@@ -84,6 +86,10 @@ CLI::Option* add_backend(CLI::App& app, std::string& out, const std::vector<std:
 /// The backend by name, checked to work on this kernel: one it cannot run (io_uring disabled
 /// by sysctl or seccomp …) is a ToolFailure 69 naming the reason, not a crash later.
 [[nodiscard]] Backend loop_backend(const std::string& name);
+/// --shard, --start-at and --start-late-max (distribution.hpp), in a group of their own;
+/// `share_what` says what --shard splits ("-n and --rate").
+void add_distribution_options(CLI::App& app, DistributionOptions& out,
+                              const std::string& share_what);
 /// Marks an option as taking a file name (completions offer files).
 void mark_file(CLI::Option* option);
 

@@ -202,6 +202,7 @@ void Result::merge(const Result& other) {
     ramp_end = std::max(ramp_end, other.ramp_end);
     close_duration = std::max(close_duration, other.close_duration);
     rss_growth += other.rss_growth;
+    start_lateness = std::max(start_lateness, other.start_lateness);
     for (const auto& [k, v] : other.pair_peak)
         pair_peak[k] += v; // pairs are split over workers: the peaks add (an upper bound)
 }
@@ -214,6 +215,7 @@ nlohmann::json Result::to_json() const {
             {"ramp_end", ramp_end},
             {"close_duration", close_duration},
             {"rss_growth", rss_growth},
+            {"start_lateness", start_lateness},
             {"pair_peak", pair_peak},
             {"peer_said", peer_said}};
 }
@@ -227,6 +229,7 @@ Result Result::from_json(const nlohmann::json& j) {
     r.ramp_end = j.value("ramp_end", Nanos{0});
     r.close_duration = j.value("close_duration", Nanos{0});
     r.rss_growth = j.value("rss_growth", std::uint64_t{0});
+    r.start_lateness = j.value("start_lateness", Nanos{0});
     r.pair_peak = j.value("pair_peak", std::map<std::string, std::uint64_t>{});
     r.peer_said = j.value("peer_said", std::string());
     return r;
@@ -304,7 +307,7 @@ struct Worker::Impl {
         next_pair = cfg.first_pair;
         pair_open.assign(pair_names.size(), 0);
         pair_peak.assign(pair_names.size(), 0);
-        if (cfg.rate > 0) interval = 1e9 / cfg.rate;
+        if (cfg.rate > 0) interval = 1e9 / cfg.rate * static_cast<double>(cfg.slot_stride);
     }
 
     static EventLoop::Options loop_options(const Config& c) {
@@ -650,10 +653,26 @@ struct Worker::Impl {
             message[i] = static_cast<char>(pattern_byte(i));
         if (stop_fd >= 0) loop.watch(stop_fd, interest::read, stop_channel);
 
-        next_at = static_cast<double>(cfg.start);
-        // Wait for the common start time (or a stop).
-        for (Nanos left; (left = cfg.start - monotonic_ns()) > 0 && !stop_channel.stopped;)
-            loop.run_once(left);
+        if (cfg.start_wall) {
+            // --start-at: wait on the wall clock, a little at a time so that a stepped clock
+            // or a stop is seen, then spin the last stretch; times count from the instant.
+            for (Nanos left; (left = *cfg.start_wall - realtime_ns()) > 300 * kNanosPerMicro &&
+                             !stop_channel.stopped;)
+                loop.run_once(std::min<Nanos>(left - 250 * kNanosPerMicro, 20 * kNanosPerMilli));
+            while (!stop_channel.stopped && realtime_ns() < *cfg.start_wall)
+                __builtin_ia32_pause();
+            const Nanos w = realtime_ns();
+            const Nanos m = monotonic_ns();
+            r.start_lateness = std::max<Nanos>(w - *cfg.start_wall, 0);
+            cfg.start = m - (w - *cfg.start_wall);
+        } else {
+            // Wait for the common start time (or a stop).
+            for (Nanos left; (left = cfg.start - monotonic_ns()) > 0 && !stop_channel.stopped;)
+                loop.run_once(left);
+        }
+        // This worker's first slot of the whole schedule.
+        next_at = static_cast<double>(cfg.start) +
+                  (cfg.rate > 0 ? 1e9 / cfg.rate * static_cast<double>(cfg.slot_first) : 0.0);
         Nanos next_progress = monotonic_ns() + progress_every;
         for (;;) {
             Nanos now = monotonic_ns();

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,7 +33,12 @@ struct Config {
     std::vector<Endpoint> targets;
     std::vector<IpAddress> sources; ///< empty: no bind, the kernel picks address and port
     std::uint64_t connections = 0;  ///< this worker's share, exactly
-    double rate = 0;                ///< attempts per second for this worker; 0: as fast as possible
+    /// Attempts per second of the whole schedule (every worker of every agent); 0: as fast
+    /// as possible. This worker takes its slots of it: slot_first + m·slot_stride (a Stripe,
+    /// sys/shard.hpp), so workers and agents interleave instead of firing together.
+    double rate = 0;
+    std::uint64_t slot_first = 0;
+    std::uint64_t slot_stride = 1;
     std::uint64_t max_inflight = 1000;
     Nanos connect_timeout = 3 * kNanosPerSecond;
     Nanos hold = kNanosPerSecond; ///< < 0: until stopped
@@ -43,7 +49,10 @@ struct Config {
     std::string first_message;
     bool churn = false;
     Nanos lifetime = 0;
-    Nanos start = 0;               ///< monotonic time the ramp starts (same in every worker)
+    Nanos start = 0; ///< monotonic time the ramp starts (same in every worker)
+    /// --start-at: the shared start on the wall clock (ns since the epoch); the worker waits
+    /// for it on CLOCK_REALTIME and then counts its times from it (`start` is recomputed).
+    std::optional<Nanos> start_wall;
     std::uint64_t first_pair = 0;  ///< this worker's first (source, target) pair
     std::uint64_t pair_stride = 1; ///< number of workers: pairs go round-robin across them
     std::uint64_t seed = 1;
@@ -118,6 +127,7 @@ struct Result {
     Nanos ramp_end = 0;           ///< when the last attempt resolved (from start); 0: never
     Nanos close_duration = 0;     ///< time to close everything at the end
     std::uint64_t rss_growth = 0; ///< private bytes gained between the start and the peak
+    Nanos start_lateness = 0;     ///< --start-at: how late the ramp began (merged: the latest)
     std::map<std::string, std::uint64_t> pair_peak; ///< "src -> dst" -> most open at once
     std::string peer_said; ///< the first bytes a server sent unasked (on the first such connection)
 

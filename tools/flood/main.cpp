@@ -41,6 +41,7 @@
 #include "engine.hpp"
 #include "histogram_columns.hpp"
 #include "interrupt.hpp"
+#include "metrics.hpp"
 #include "plan.hpp"
 #include "tool_registry.hpp"
 #include "verify.hpp"
@@ -50,36 +51,10 @@ namespace {
 using namespace netdx;
 namespace plan = netdx::flood::plan;
 
-const std::vector<MetricInfo> kMetrics{
-    {"established", Unit::count,
-     "connections the server holds (checked on its side where it can be; see --verify)"},
-    {"handshakes", Unit::count, "handshakes completed on the client side"},
-    {"unconfirmed", Unit::count, "handshakes the server does not hold (queue overflow)"},
-    {"unanswered", Unit::count, "--send messages whose echo did not come back"},
-    {"failed", Unit::count, "attempts that failed (any errno, timeouts included)"},
-    {"timed_out", Unit::count, "attempts without a handshake within --connect-timeout"},
-    {"refused", Unit::count, "attempts refused (ECONNREFUSED)"},
-    {"closed_by_peer", Unit::count, "held connections the peer closed or reset"},
-    {"open_peak", Unit::count, "most connections open at once"},
-    {"connect_p50", Unit::ns, "median connect latency"},
-    {"connect_p90", Unit::ns, "90th percentile connect latency"},
-    {"connect_p99", Unit::ns, "99th percentile connect latency"},
-    {"connect_max", Unit::ns, "largest connect latency"},
-    {"connect_p", Unit::ns, "any percentile of the connect latency: connect_p99.9", true},
-    {"time_to_50", Unit::ns, "time until half the connections were established"},
-    {"time_to_90", Unit::ns, "time until 90% were established"},
-    {"time_to_100", Unit::ns, "time until all were established"},
-    {"rate", Unit::per_second, "achieved connect rate"},
-    {"memory_per_conn", Unit::bytes, "user-space memory per held connection"},
-    {"echo_p99", Unit::ns, "99th percentile echo round trip (--send)"},
-    {"echo_p", Unit::ns, "any percentile of the echo round trip (--send): echo_p50", true},
-    {"corrupt_echoes", Unit::count, "echoes that differed from what was sent"},
-};
-
 const cli::ToolInfo kInfo{
     .name = "netdx-flood",
     .summary = std::string(registry::tool("netdx-flood").summary),
-    .metrics = kMetrics,
+    .metrics = netdx::flood::kMetrics,
     .ndjson = true,
     .csv = false,
     .subcommands = {},
@@ -107,6 +82,9 @@ struct Options {
     Nanos interval = 0;
     std::string verify = "auto";
     std::string backend;
+    cli::DistributionOptions distribution;
+    std::uint64_t run_connections =
+        0; ///< the whole run's N (-n); connections is this agent's share
 };
 
 void setup(CLI::App& app, Options& o) {
@@ -153,6 +131,7 @@ void setup(CLI::App& app, Options& o) {
                       "With --churn: how long each connection lives");
     cli::add_duration(app, "--interval", o.interval, "Print a progress line this often");
     cli::add_backend(app, o.backend, {"epoll-et", "epoll", "poll", "uring", "uring-multishot"});
+    cli::add_distribution_options(app, o.distribution, "-n and --rate");
     cli::add_choice(app, "--verify", o.verify, {"auto", "server", "keepalive", "none"},
                     "Which connections the server really holds: server (count its sockets "
                     "through sock_diag: a target on this machine or in one of its network "
@@ -510,6 +489,14 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
                                  in.sources.back().to_string(), in.sources.size());
     setup.add({"sources", "sources", Unit::none}, Cell(srcs));
     setup.add({"connections_asked", "connections asked", Unit::count}, Cell(o.connections));
+    if (const auto& shard = cli::current_run().shard) {
+        setup.add(
+            {"shard", "shard", Unit::none, false, false, true},
+            Cell(fmt::format("{} of {} (the run asks {} connections at {})", shard->index,
+                             shard->count, format_count(o.run_connections),
+                             rate > 0 ? format_rate(rate * shard->count) : std::string("max"))));
+    }
+    setup.add({"run_connections_asked", "", Unit::count, false, true}, Cell(o.run_connections));
     // Words for people, numbers of one type for machines (null: no limit, until stopped).
     setup.add({"rate_asked", "rate asked", Unit::none, false, false, true},
               Cell(rate > 0 ? format_rate(rate) : std::string("max")));
@@ -605,6 +592,9 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
                 Cell(static_cast<std::uint64_t>(per)));
         metrics["memory_per_conn"] = per;
     }
+    // The raw counters `netdx merge` adds up (memory per connection = Σ growth / Σ peaks).
+    res.add({"rss_growth_bytes", "", Unit::bytes, false, true}, Cell(r.rss_growth));
+    res.add({"fds_peak", "", Unit::count, false, true}, Cell(p.fds_peak));
     res.add({"close_ns", "time to close all", Unit::ns}, Cell(r.close_duration));
     if (o.send_size > 0) {
         res.add({"messages_sent", "messages sent", Unit::count}, Cell(p.messages_sent));
@@ -755,15 +745,26 @@ struct TempDir {
     TempDir& operator=(const TempDir&) = delete;
 };
 
-int run(const Options& o) {
+int run(const Options& given) {
     cli::install_interrupt_handlers();
-    if (o.connections == 0) throw ParseError("--connections must be at least 1");
+    if (given.connections == 0) throw ParseError("--connections must be at least 1");
+    // A shard floods its exact share of N, on its slots of the one schedule.
+    const auto distribution = cli::Distribution::from(given.distribution);
+    Options o = given;
+    o.run_connections = given.connections;
+    o.connections = distribution.share_of(given.connections);
+    if (o.connections == 0)
+        throw ParseError(fmt::format("--shard {}: -n {} leaves this shard no connection (N must be "
+                                     "at least the number of shards)",
+                                     distribution.shard_text(), given.connections));
+    const Stripe agent_slots = distribution.stripe_of(given.connections);
     if (o.max_inflight == 0) throw ParseError("--max-inflight must be at least 1");
     if (o.churn && o.lifetime <= 0) throw ParseError("--churn needs --lifetime (e.g. 1s)");
     if (!o.churn && o.lifetime > 0) throw ParseError("--lifetime only applies with --churn");
     if (o.send_size > 64 * 1024 * 1024) throw ParseError("--send: at most 64MiB");
     if (o.send_size > 0 && o.every <= 0) throw ParseError("--every must be above zero");
-    const double rate = parse_rate_or_max(o.rate);
+    const double run_rate = parse_rate_or_max(o.rate); // the whole run's
+    const double rate = distribution.shard ? run_rate / distribution.shard->count : run_rate;
     const Nanos hold = parse_hold(o.hold);
     if (o.verify == "keepalive" && hold >= 0 && hold < 4 * kNanosPerSecond)
         throw ParseError("--verify keepalive needs --hold 4s or more (1 s idle, then 3 probes "
@@ -819,16 +820,26 @@ int run(const Options& o) {
     WorkerProcesses workers;
     // The common start leaves each worker ~5 ms to fork and allocate; one that is later
     // starts at once, and its lateness counts in the times to N (they run from `start`).
-    const Nanos start =
-        monotonic_ns() + std::min<Nanos>(5 * kNanosPerMilli * plan.processes, 100 * kNanosPerMilli);
+    // With --start-at the set-up is over here: refuse if that was too late, and let every
+    // worker wait for the instant on the wall clock.
+    distribution.check_not_late();
+    const Nanos start = distribution.start_at
+                            ? distribution.start_at_monotonic()
+                            : monotonic_ns() + std::min<Nanos>(5 * kNanosPerMilli * plan.processes,
+                                                               100 * kNanosPerMilli);
     const auto k = static_cast<std::uint64_t>(plan.processes);
     std::vector<std::string> endpoint_files;
     for (std::uint64_t i = 0; i < k; ++i) {
         flood::Config c;
         c.targets = targets;
         c.sources = in.sources;
-        c.connections = o.connections / k + (i < o.connections % k ? 1 : 0);
-        c.rate = rate / static_cast<double>(k);
+        // Its slots of the whole schedule: this agent's stripe, split over the workers.
+        const Stripe slots = agent_slots.part(static_cast<unsigned>(i), static_cast<unsigned>(k));
+        c.connections = slots.count;
+        c.rate = run_rate;
+        c.slot_first = slots.first;
+        c.slot_stride = slots.stride;
+        c.start_wall = distribution.start_at;
         c.max_inflight = std::max<std::uint64_t>(1, o.max_inflight / k);
         c.connect_timeout = o.connect_timeout;
         c.hold = hold;
@@ -1008,6 +1019,7 @@ int run(const Options& o) {
             errors.push_back(std::move(failure));
     if (check && !verification.last && verification.method == "sock_diag")
         verification.method = "none";
+    if (distribution.start_at) cli::current_run().start_lateness_ns = total.start_lateness;
     return emit_report(o, plan, in, targets, total, counters0, counters1, conntrack_peak,
                        sink.stats, std::move(errors), rate, hold, cli::interrupted(), verification,
                        intervals);

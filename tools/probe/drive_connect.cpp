@@ -15,9 +15,11 @@ namespace netdx::probe {
 
 void drive_connect(Session& s) {
     const Config& cfg = s.cfg;
-    const Nanos begin = monotonic_ns();
-    Pacer pacer(cfg.rate / cfg.threads, begin, cfg.poisson,
-                7 + static_cast<std::uint64_t>(s.index()));
+    const Nanos begin = s.run_start();
+    Pacer pacer(
+        cfg.rate, begin,
+        cfg.slots.part(static_cast<unsigned>(s.index()), static_cast<unsigned>(cfg.threads)),
+        cfg.poisson, 7 + static_cast<std::uint64_t>(s.index()) + cfg.seed_salt);
     for (;;) {
         const Nanos now = monotonic_ns();
         s.tick_interval(now);

@@ -84,9 +84,14 @@ void drive_loop(Session& s, Transport& t) {
         loop.modify(raw[ci], on ? interest::read | interest::write : interest::read);
     });
     const bool paced = cfg.mode == Mode::paced;
-    const Nanos begin = monotonic_ns();
-    Pacer pacer(paced ? cfg.rate / cfg.threads : 1.0, begin, cfg.poisson,
-                std::uint64_t{0x9E3779B97F4A7C15} * static_cast<std::uint64_t>(s.index() + 1));
+    // The thread's slots of the agent's, of the run's schedule: threads and agents interleave.
+    const Nanos begin = paced ? s.run_start() : monotonic_ns();
+    Pacer pacer(
+        paced ? cfg.rate : 1.0, begin,
+        cfg.slots.part(static_cast<unsigned>(s.index()), static_cast<unsigned>(cfg.threads)),
+        cfg.poisson,
+        std::uint64_t{0x9E3779B97F4A7C15} * static_cast<std::uint64_t>(s.index() + 1) +
+            cfg.seed_salt);
     std::size_t rr = 0;
 
     auto send_one = [&](std::size_t ci, Nanos intended) -> bool {

@@ -26,6 +26,7 @@
 #include <netdx/net/socket.hpp>
 #include <netdx/sys/clock.hpp>
 #include <netdx/sys/fd.hpp>
+#include <netdx/sys/shard.hpp>
 
 namespace netdx::probe {
 
@@ -42,7 +43,10 @@ struct Config {
     int connections = 1;
     int threads = 1;
     int inflight = 1; ///< ping-pong: per connection; paced: cap per connection, 0 = none
-    double rate = 0;  ///< paced and connect modes: per second, all threads together
+    double rate = 0;  ///< paced and connect modes: per second, the whole run (every agent)
+    /// This agent's slots of the rate's schedule (--shard: every k-th); its threads split it.
+    Stripe slots;
+    std::uint64_t seed_salt = 0; ///< told apart per agent: independent Poisson streams
     bool poisson = false;
     Nanos timeout = kNanosPerSecond; ///< per request (UDP: then lost) and per connect
     bool busy_poll = false;

@@ -32,36 +32,12 @@
 #include "engine.hpp"
 #include "histogram_columns.hpp"
 #include "interrupt.hpp"
+#include "metrics.hpp"
 #include "tool_registry.hpp"
 
 namespace {
 
 using namespace netdx;
-
-const std::vector<MetricInfo> kMetrics{
-    {"min", Unit::ns, "smallest RTT"},
-    {"mean", Unit::ns, "mean RTT"},
-    {"stddev", Unit::ns, "standard deviation of the RTT"},
-    {"p50", Unit::ns, "median RTT"},
-    {"p90", Unit::ns, "90th percentile RTT"},
-    {"p99", Unit::ns, "99th percentile RTT"},
-    {"p999", Unit::ns, "99.9th percentile RTT (the same as p99.9)"},
-    {"p9999", Unit::ns, "99.99th percentile RTT (the same as p99.99)"},
-    {"p", Unit::ns, "any percentile of the RTT: p95, p99.5, p99.9 (whatever -p lists)", true},
-    {"max", Unit::ns, "largest RTT"},
-    {"count", Unit::count, "samples measured"},
-    {"loss", Unit::percent, "UDP requests without a reply within --timeout"},
-    {"lost", Unit::count, "UDP requests lost"},
-    {"late", Unit::count, "UDP replies after their request was counted lost"},
-    {"duplicates", Unit::count, "duplicate UDP replies"},
-    {"reordered", Unit::count, "UDP replies out of order"},
-    {"errors", Unit::count, "failed attempts (connect mode)"},
-    {"truncated", Unit::count, "UDP replies shorter than the request"},
-    {"skipped", Unit::count, "paced sends skipped: the probe fell behind --rate"},
-    {"uncorrected_p", Unit::ns, "paced: a percentile from the actual send time (uncorrected_p99)",
-     true},
-    {"lag_p", Unit::ns, "paced: a percentile of how late sends were (lag_p99)", true},
-};
 
 /// The RTT, as every column and metric of the results (the -p list in between).
 cli::HistogramColumns rtt_columns(const std::vector<double>& percentiles) {
@@ -95,7 +71,7 @@ const cli::HistogramColumns kLag{"lag_",
 const cli::ToolInfo kInfo{
     .name = "netdx-probe",
     .summary = std::string(registry::tool("netdx-probe").summary),
-    .metrics = kMetrics,
+    .metrics = netdx::probe::kMetrics,
     .ndjson = true,
     .csv = true,
     .subcommands = {},
@@ -130,6 +106,7 @@ struct Options {
     bool busy_poll = false;
     std::string backend;
     std::string cpus;
+    cli::DistributionOptions distribution;
 };
 
 void setup(CLI::App& app, Options& o) {
@@ -187,6 +164,7 @@ void setup(CLI::App& app, Options& o) {
     app.add_flag("--half-rtt", o.half_rtt,
                  "Also report RTT/2 as a one-way estimate (labelled as such)");
     cli::add_backend(app, o.backend, {"epoll", "poll", "uring"});
+    cli::add_distribution_options(app, o.distribution, "--count and --rate");
     app.add_flag("--busy-poll", o.busy_poll,
                  "Spin on non-blocking reads (and SO_BUSY_POLL where allowed)");
     app.add_option("--cpu", o.cpus, "Pin probe threads to these CPUs (e.g. 1 or 0,1)")
@@ -319,11 +297,11 @@ void check_descriptors(const probe::Config& cfg, bool embedded) {
 /// interval line that cannot be written throws here).
 probe::Result run_size(const probe::Config& cfg, probe::Shared& shared,
                        probe::Connections& connections, bool progress,
-                       const std::function<void(std::uint64_t)>& emit_interval) {
+                       const std::function<void(std::uint64_t)>& emit_interval, Nanos start) {
     probe::Result result;
     std::exception_ptr error;
     // The run's times are set here, before the threads exist: they only read them.
-    shared.begin(cfg, monotonic_ns());
+    shared.begin(cfg, start);
     Fd done_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!done_event) throw_errno("eventfd for the probe run");
     std::atomic<bool> done{false};
@@ -416,8 +394,16 @@ int run(const Options& o) {
                     "--size {}: the largest UDP datagram is 65,507 bytes (IPv4) or 65,527 (IPv6)",
                     s));
         }
+    // A shard sends its share of --count and takes its slots of --rate's schedule.
+    const auto distribution = cli::Distribution::from(o.distribution);
     cfg.duration = o.count > 0 && !o.duration_given ? 0 : o.duration;
-    cfg.count = o.count;
+    cfg.count = distribution.share_of(o.count);
+    if (o.count > 0 && cfg.count == 0)
+        throw ParseError(fmt::format("--shard {}: --count {} leaves this shard no sample (the "
+                                     "count must be at least the number of shards)",
+                                     distribution.shard_text(), o.count));
+    cfg.slots = distribution.stripe_of(Stripe::kUnbounded);
+    if (distribution.shard) cfg.seed_salt = 0x632BE59BD9B4E019ULL * (distribution.shard->index + 1);
     cfg.warmup = o.warmup;
     cfg.connections = o.connections;
     cfg.threads =
@@ -464,6 +450,10 @@ int run(const Options& o) {
                 s = max_udp_payload(cfg.target);
             }
 
+    // Set up; now wait for the shared start (a Ctrl-C meanwhile reports nothing measured).
+    const auto waited = distribution.wait();
+    const Nanos first_start = waited.value_or(monotonic_ns());
+
     const bool progress = !o.common.quiet && ::isatty(STDERR_FILENO) == 1;
     cli::IntervalStream intervals(o.common, "intervals");
     std::vector<SizeRun> runs;
@@ -489,7 +479,9 @@ int run(const Options& o) {
                 sec.add({"lost", "lost", Unit::count}, Cell(slot.lost));
             intervals.write(sec);
         };
-        auto result = run_size(cfg, shared, connections, progress, emit_interval);
+        // The first size starts at --start-at (waited for above), the others when ready.
+        const Nanos start = si == 0 ? first_start : monotonic_ns();
+        auto result = run_size(cfg, shared, connections, progress, emit_interval, start);
         runs.push_back({cfg.size, std::move(result)});
         if (shared.failure != probe::Failure::none) {
             failure = shared.failure;
@@ -540,8 +532,19 @@ int run(const Options& o) {
                    cfg.inflight > 0 ? Cell(static_cast<std::uint64_t>(cfg.inflight))
                                     : Cell(Value{}));
     }
-    if (paced || connect)
-        target.add({"rate_per_s", "rate asked", Unit::per_second}, Cell(cfg.rate));
+    // A shard's own part of the rate; the run's in run_rate_per_s.
+    const double shards = static_cast<double>(cfg.slots.stride);
+    if (paced || connect) {
+        target.add({"rate_per_s", "rate asked", Unit::per_second}, Cell(cfg.rate / shards));
+        target.add({"run_rate_per_s", "", Unit::per_second, false, true}, Cell(cfg.rate));
+    }
+    if (const auto& shard = cli::current_run().shard)
+        target.add({"shard", "shard", Unit::none, false, false, true},
+                   Cell(fmt::format("{} of {}{}", shard->index, shard->count,
+                                    cfg.count > 0 ? fmt::format(" (the run asks {} samples)",
+                                                                format_count(o.count))
+                                                  : std::string())));
+    target.add({"run_count", "", Unit::count, false, true}, Cell(o.count));
     target.add({"warmup_ns", "warm-up (excluded)", Unit::ns}, Cell(cfg.warmup));
 
     auto& results =
@@ -586,6 +589,7 @@ int run(const Options& o) {
     results.fields.push_back({"errors", "errors", Unit::count});
 
     nlohmann::json histograms = nlohmann::json::array();
+    nlohmann::json raw = nlohmann::json::array();
     const bool sweep = sizes.size() > 1;
     for (const auto& r : runs) {
         const auto& h = r.result.rtt;
@@ -629,6 +633,10 @@ int run(const Options& o) {
             hj["send_lag"] = r.result.lag.to_json();
         }
         histograms.push_back(std::move(hj));
+        // The raw counters `netdx merge` needs beside the rows: measured time, errors by kind.
+        raw.push_back({{"size_bytes", r.size},
+                       {"measured_ns", r.result.measured_ns},
+                       {"errors", r.result.errors}});
         for (double p : percentiles) {
             if (!h.empty() && h.count() < Histogram::samples_needed(p))
                 report.notes.push_back(fmt::format(
@@ -654,7 +662,7 @@ int run(const Options& o) {
             report.notes.push_back(fmt::format(
                 "{} bytes: the probe could not keep up with --rate {}: {} sends ({:.1f}%) fell "
                 "more than {} behind their schedule and were skipped; it sent {}",
-                r.size, format_rate(cfg.rate), format_count(r.result.skipped),
+                r.size, format_rate(cfg.rate / shards), format_count(r.result.skipped),
                 100.0 * static_cast<double>(r.result.skipped) / asked,
                 format_duration(static_cast<double>(probe::kMaxSendLag)),
                 format_count(r.result.sent)));
@@ -671,6 +679,7 @@ int run(const Options& o) {
         }
     }
     report.extra["histograms"] = std::move(histograms);
+    report.extra["raw"] = std::move(raw);
     intervals.into(report);
     if (o.half_rtt)
         report.notes.push_back(

@@ -32,6 +32,9 @@ public:
     Result result;
 
     [[nodiscard]] int index() const { return index_; }
+    /// When the run began (Shared::start): every thread's schedule counts from it, so their
+    /// stripes interleave.
+    [[nodiscard]] Nanos run_start() const { return shared_.start; }
     /// This thread's share of --connections.
     [[nodiscard]] int my_connections() const;
     /// The run is over: stopped (Ctrl-C, --count reached, a failure) or past its end.

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cerrno>
 #include <sys/timex.h>
 #include <vector>
 
@@ -26,6 +27,21 @@ bool sleep_until(Nanos deadline, Nanos spin_margin) {
         if (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) != 0) return false;
     }
     while (monotonic_ns() < deadline) {
+        __builtin_ia32_pause();
+    }
+    return true;
+}
+
+bool sleep_until_wall(Nanos wall_deadline, Nanos spin_margin) {
+    const Nanos wake = wall_deadline - spin_margin;
+    while (realtime_ns() < wake) {
+        timespec ts{static_cast<time_t>(wake / kNanosPerSecond),
+                    static_cast<long>(wake % kNanosPerSecond)};
+        const int rc = ::clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, nullptr);
+        if (rc == EINTR) return false;
+        if (rc != 0) break; // cannot happen with valid arguments: spin the rest
+    }
+    while (realtime_ns() < wall_deadline) {
         __builtin_ia32_pause();
     }
     return true;

@@ -30,6 +30,11 @@ inline constexpr Nanos kNanosPerSecond = 1'000'000'000;
 /// scheduler's ~50-100us. Returns early (false) when a signal interrupts the sleep.
 bool sleep_until(Nanos deadline, Nanos spin_margin = 60 * kNanosPerMicro);
 
+/// Sleeps until wall-clock time `wall_deadline` (ns since the epoch) on CLOCK_REALTIME, so a
+/// clock stepped meanwhile (NTP) still wakes it at the instant the wall clock names, then
+/// spins the last `spin_margin` on the wall clock. Returns false when a signal interrupts it.
+bool sleep_until_wall(Nanos wall_deadline, Nanos spin_margin = 200 * kNanosPerMicro);
+
 /// How far the wall clock may be off, as the kernel's NTP state says (adjtimex(2) read
 /// only): what lines up the results of many machines.
 struct ClockSync {
