@@ -262,6 +262,16 @@ class Refusals(unittest.TestCase):
             self.assertEqual(alone["result"][key], one["result"][key], key)
         self.assertEqual(alone["histograms"], one["histograms"])
 
+    def test_pretty_printed_files_merge_the_same(self):
+        # jq or Python may have rewritten the files (spaces, newlines): the same result.
+        pretty = []
+        for i, f in enumerate(self.files):
+            pretty.append(self.write(f"pretty{i}.json", json.dumps(json.load(open(f)), indent=2)))
+        _, a = merge_json(*self.files)
+        _, b = merge_json(*pretty)
+        self.assertEqual(a["histograms"], b["histograms"])
+        self.assertEqual(a["result"], b["result"])
+
     def test_checks_name_the_merged_tools_metrics(self):
         r = merge(*self.files, "--fail-if", "p99>1ms")
         self.assertEqual(r.returncode, 2)

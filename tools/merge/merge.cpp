@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -203,6 +204,12 @@ Histogram histogram_of(const Input& in, const json& doc, const std::string& what
         refuse(fmt::format("{}: histogram {} is in encoding '{}'; this netdx merges netdx-hdr-v1",
                            in.path, what, encoding));
     try {
+        const auto& counts = doc.at("counts");
+        if (counts.is_object() && counts.contains("netdx_counts")) {
+            const auto k = counts["netdx_counts"].get<std::size_t>();
+            if (k >= in.counts.size()) throw std::invalid_argument("bad counts reference");
+            return Histogram::from_json(doc, in.counts[k]);
+        }
         return Histogram::from_json(doc);
     } catch (const std::exception& e) {
         refuse(fmt::format("{}: histogram {}: {}", in.path, what, e.what()));
@@ -568,12 +575,82 @@ void merge_flood(const std::vector<Input>& in, const std::vector<Threshold>& che
 
 } // namespace
 
+namespace {
+
+/// Scans `[[slot, count], …]` at text[at] (whitespace allowed); on success returns the
+/// index just past it and fills `out`; on anything else npos (the DOM parser then reads it).
+std::size_t scan_counts(std::string_view text, std::size_t at, Histogram::SlotCounts& out) {
+    auto skip = [&] {
+        while (at < text.size() &&
+               (text[at] == ' ' || text[at] == '\n' || text[at] == '\r' || text[at] == '\t'))
+            ++at;
+    };
+    auto expect = [&](char c) {
+        skip();
+        if (at >= text.size() || text[at] != c) return false;
+        ++at;
+        return true;
+    };
+    auto number = [&](std::uint64_t& v) {
+        skip();
+        const auto [p, ec] = std::from_chars(text.data() + at, text.data() + text.size(), v);
+        if (ec != std::errc{}) return false;
+        at = static_cast<std::size_t>(p - text.data());
+        return true;
+    };
+    if (!expect('[')) return std::string_view::npos;
+    skip();
+    if (at < text.size() && text[at] == ']') return at + 1;
+    for (;;) {
+        std::uint64_t slot = 0, n = 0;
+        if (!expect('[') || !number(slot) || !expect(',') || !number(n) || !expect(']'))
+            return std::string_view::npos;
+        out.emplace_back(slot, n);
+        skip();
+        if (at < text.size() && text[at] == ',') {
+            ++at;
+            continue;
+        }
+        return expect(']') ? at : std::string_view::npos;
+    }
+}
+
+} // namespace
+
 Input read_input(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     if (!f) throw ParseError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-    std::ostringstream text;
-    text << f.rdbuf();
-    Input in{path, json::parse(text.str(), nullptr, false)};
+    std::ostringstream buffer;
+    buffer << f.rdbuf();
+    const std::string text = std::move(buffer).str();
+    // The fast path: histograms' pairs are most of a document; scan them straight into
+    // vectors and hand the DOM parser the rest, each array replaced by a reference.
+    Input in{path, {}, {}};
+    std::string rest;
+    rest.reserve(text.size() / 4);
+    constexpr std::string_view kKey = "\"counts\"";
+    std::size_t copied = 0;
+    for (std::size_t at = 0; (at = text.find(kKey, at)) != std::string::npos;) {
+        std::size_t colon = at + kKey.size();
+        while (colon < text.size() && (text[colon] == ' ' || text[colon] == '\n'))
+            ++colon;
+        if (colon >= text.size() || text[colon] != ':') {
+            at = colon;
+            continue;
+        }
+        Histogram::SlotCounts pairs;
+        const auto end = scan_counts(text, colon + 1, pairs);
+        if (end == std::string_view::npos) {
+            at = colon;
+            continue;
+        }
+        rest.append(text, copied, colon + 1 - copied);
+        rest += fmt::format("{{\"netdx_counts\":{}}}", in.counts.size());
+        in.counts.push_back(std::move(pairs));
+        copied = at = end;
+    }
+    rest.append(text, copied, std::string::npos);
+    in.doc = json::parse(rest, nullptr, false);
     if (in.doc.is_discarded() || !in.doc.is_object())
         throw ParseError(fmt::format("cannot merge: {} is not a JSON document (netdx-probe or "
                                      "netdx-flood --json)",

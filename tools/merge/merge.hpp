@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <netdx/measure/histogram.hpp>
 #include <netdx/report/threshold.hpp>
 
 namespace netdx::merge {
@@ -28,6 +29,9 @@ namespace netdx::merge {
 struct Input {
     std::string path;
     nlohmann::json doc;
+    /// The histograms' "counts" arrays, scanned apart from the DOM (read_input): in `doc`
+    /// each is {"netdx_counts": k}, the k-th of these.
+    std::vector<Histogram::SlotCounts> counts;
 };
 
 /// One agent's line in the per-agent table.

@@ -180,13 +180,24 @@ nlohmann::json Histogram::to_json() const {
 
 Histogram Histogram::from_json(const nlohmann::json& doc) {
     try {
+        SlotCounts pairs;
+        const auto& counts = doc.at("counts");
+        pairs.reserve(counts.size());
+        for (const auto& pair : counts)
+            pairs.emplace_back(pair.at(0).get<std::uint64_t>(), pair.at(1).get<std::uint64_t>());
+        return from_json(doc, pairs);
+    } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(fmt::format("histogram: malformed JSON ({})", e.what()));
+    }
+}
+
+Histogram Histogram::from_json(const nlohmann::json& doc, const SlotCounts& pairs) {
+    try {
         if (doc.at("encoding").get<std::string>() != "netdx-hdr-v1")
             throw std::invalid_argument("histogram: unknown encoding");
         Histogram h(doc.at("highest").get<std::uint64_t>());
         std::uint64_t total = 0;
-        for (const auto& pair : doc.at("counts")) {
-            const auto slot = pair.at(0).get<std::size_t>();
-            const auto n = pair.at(1).get<std::uint64_t>();
+        for (const auto& [slot, n] : pairs) {
             if (slot >= h.counts_.size())
                 throw std::invalid_argument("histogram: slot out of range");
             h.counts_[slot] += n;
