@@ -66,6 +66,17 @@ EXAMPLES = {
     "netdx trace -r big.pcap --zeek > conn.log": ("netdx trace -r big.pcap --zeek > conn.log", {0}, [], None),
     "netdx trace -r ci.pcap --fail-if 'rst>0' --fail-if 'handshake_p99>1ms'":
         ("netdx trace -r ci.pcap --fail-if 'rst>0' --fail-if 'handshake_p99>1ms'", {1}, [], "FAIL"),
+    # One agent of three; its instant is in the future here, not at the README's date.
+    "netdx flood host:6379 -n 3000 --rate 3k/s --shard 0/3 --run-id r1 --start-at 2026-12-02T09:00:00Z --json > a0.json":
+        ("netdx flood 127.0.0.1:6379 -n 3000 --rate 3k/s --shard 0/3 --run-id r1 --start-at +1s --json > a0.json"
+         " && jq -e '.result.established == 1000 and .run.shard.count == 3' a0.json", {0},
+         [(6379, ["--tcp-only"])], "true"),
+    # The three agents' files made first, started together.
+    "netdx merge a0.json a1.json a2.json --fail-if 'established<3000'":
+        ("at=$(date -d +2sec +%s); for i in 0 1 2; do netdx flood 127.0.0.1:6379 -n 3000 --rate 3k/s"
+         " --shard $i/3 --run-id r1 --start-at @$at --json > a$i.json & done; wait;"
+         " netdx merge a0.json a1.json a2.json --fail-if 'established<3000'", {0},
+         [(6379, ["--tcp-only"])], "Agents"),
     "netdx echo --listen 127.0.0.1:7007 --threads 2 --idle-timeout 30s":
         ("netdx echo --listen 127.0.0.1:7007 --threads 2 --idle-timeout 30s --duration 2s", {0}, [],
          "listening on"),
