@@ -67,7 +67,7 @@ def io_uring_disabled():
             f.write(before)
 
 
-TOOLS = ["netdx", "netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states", "netdx-mux", "netdx-trace", "netdx-merge"]
+TOOLS = ["netdx", "netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states", "netdx-mux", "netdx-trace", "netdx-merge", "netdx-compare"]
 # Tools with their own --json (the umbrella only dispatches), with arguments that keep a run short.
 REPORTING_TOOLS = {
     "netdx-doctor": [],

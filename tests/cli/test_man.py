@@ -27,7 +27,7 @@ class ManPages(unittest.TestCase):
 
     def test_tool_pages_have_the_exit_code_table_and_examples(self):
         for page in ["netdx.1", "netdx-doctor.1", "netdx-tour.1", "netdx-echo.1", "netdx-probe.1", "netdx-flood.1", "netdx-states.1",
-                     "netdx-mux.1", "netdx-trace.1", "netdx-merge.1"]:
+                     "netdx-mux.1", "netdx-trace.1", "netdx-merge.1", "netdx-compare.1"]:
             out = self.render(page).stdout
             self.assertIn("EXIT STATUS", out, page)
             for code in ["69", "71", "74", "77", "130"]:
@@ -44,7 +44,7 @@ class ManPages(unittest.TestCase):
         import re
         from netdx_test import run
         for tool in ["netdx-doctor", "netdx-tour", "netdx-echo", "netdx-probe", "netdx-flood", "netdx-states",
-                     "netdx-mux", "netdx-trace", "netdx-merge"]:
+                     "netdx-mux", "netdx-trace", "netdx-merge", "netdx-compare"]:
             page = self.render(tool + ".1").stdout
             options = set(re.findall(r"(--[a-z][a-z-]*)", run([tool, "--help"]).stdout)) - {"--help", "--version"}
             for opt in options:

@@ -77,6 +77,11 @@ EXAMPLES = {
          " --shard $i/3 --run-id r1 --start-at @$at --json > a$i.json & done; wait;"
          " netdx merge a0.json a1.json a2.json --fail-if 'established<3000'", {0},
          [(6379, ["--tcp-only"])], "Agents"),
+    # base.json on "main", new.json on the branch: two probes of the same server here.
+    "netdx compare base.json new.json --fail-if 'p99>+10%' --markdown":
+        ("netdx probe 127.0.0.1:7 -n 2000 --json > base.json && netdx probe 127.0.0.1:7 -n 2000"
+         " --json > new.json && netdx compare base.json new.json --fail-if 'p99>+10%' --markdown",
+         {0, 1}, [(7, [])], "| p99 |"),
     "netdx echo --listen 127.0.0.1:7007 --threads 2 --idle-timeout 30s":
         ("netdx echo --listen 127.0.0.1:7007 --threads 2 --idle-timeout 30s --duration 2s", {0}, [],
          "listening on"),

@@ -23,13 +23,14 @@ namespace netdx::merge {
 
 using json = nlohmann::json;
 
-namespace {
-
-/// The tool whose result a document is: a merged document says which tool it merged.
 std::string tool_of(const json& doc) {
     const auto tool = doc.value("tool", std::string());
     return tool == "netdx-merge" ? doc.value("tool_merged", std::string()) : tool;
 }
+
+namespace {
+
+[[noreturn]] void refuse(const std::string& why);
 
 /// The shards a document covers: its own, or, merged, the ones it was merged from.
 std::vector<unsigned> shards_of(const json& run, unsigned& count) {
@@ -197,6 +198,8 @@ void require_same(const std::vector<Input>& in, const std::string& section,
     }
 }
 
+} // namespace
+
 Histogram histogram_of(const Input& in, const json& doc, const std::string& what) {
     if (!doc.is_object()) refuse(fmt::format("{}: histogram {} is missing", in.path, what));
     const auto encoding = doc.value("encoding", std::string());
@@ -215,6 +218,8 @@ Histogram histogram_of(const Input& in, const json& doc, const std::string& what
         refuse(fmt::format("{}: histogram {}: {}", in.path, what, e.what()));
     }
 }
+
+namespace {
 
 Histogram merged_histogram(const std::vector<const Input*>& from,
                            const std::vector<const json*>& docs, const std::string& what) {

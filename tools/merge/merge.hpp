@@ -57,6 +57,12 @@ struct Merged {
     nlohmann::json run; ///< the merged run block
 };
 
+/// The tool whose result a document is (a merged document says which tool it merged).
+[[nodiscard]] std::string tool_of(const nlohmann::json& doc);
+/// The histogram `doc` (a node of `in.doc`) stands for; throws ParseError naming the file.
+[[nodiscard]] Histogram histogram_of(const Input& in, const nlohmann::json& doc,
+                                     const std::string& what);
+
 /// Reads and parses `path`; throws ParseError naming the file.
 [[nodiscard]] Input read_input(const std::string& path);
 
