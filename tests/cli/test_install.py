@@ -30,6 +30,9 @@ class Install(unittest.TestCase):
                 "usr/share/bash-completion/completions/netdx-doctor",
                 "usr/share/zsh/vendor-completions/_netdx-doctor",
                 "usr/share/fish/vendor_completions.d/netdx-doctor.fish",
+                "usr/bin/netdx-merge", "usr/bin/netdx-compare", "usr/share/man/man1/netdx-merge.1",
+                "usr/share/netdx/schema/netdx-common.schema.json",
+                "usr/share/netdx/schema/netdx-probe.schema.json",
             ]
             for path in expected:
                 self.assertTrue(os.path.exists(os.path.join(dest, path)), path)
