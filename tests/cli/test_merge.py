@@ -17,6 +17,14 @@ from netdx_test import binary, require_program, run
 BUCKET_SUB = 1024  # histogram.hpp: 1024 sub-buckets per power of two, bucket 0 is [0, 2048)
 
 
+def slot_low(slot):
+    """The lowest value of a netdx-hdr-v1 slot (histogram.hpp's layout)."""
+    if slot < 2048:
+        return slot
+    b = (slot - 2048) // BUCKET_SUB + 1
+    return (BUCKET_SUB + (slot - 2048) % BUCKET_SUB) << b
+
+
 def pooled_rank_slot(histograms, rank):
     """The slot holding the rank-th smallest sample of the pooled histograms."""
     counts = {}
@@ -159,6 +167,9 @@ class Shards(unittest.TestCase):
         self.assertEqual(slot_of(row["p99_ns"]), pooled_rank_slot(
             [d["histograms"][0]["rtt"] for d in docs], 2970))
         self.assertEqual(merged["target"]["rate_per_s"], 6000)
+        # A port is not a count: the agents' must agree, and it is not summed.
+        self.assertEqual(merged["target"]["target_port"], server.port)
+        self.assertEqual(merged["target"]["target_address"], "127.0.0.1")
         self.assertEqual([a["agent"] for a in merged["agents"]], ["agent0", "agent1", "agent2"])
 
     def test_striped_connect_schedules_interleave_on_one_server(self):
@@ -176,6 +187,25 @@ class Shards(unittest.TestCase):
         # Slots 0, 1, 2 at 0, 3.33 and 6.67 ms (plus the handshake): never all at once.
         self.assertGreater(firsts[1], 3_333_333)
         self.assertGreater(firsts[2], 6_666_666)
+
+
+    def test_worker_processes_of_one_agent_interleave_too(self):
+        # --processes 3 at 300/s: the workers used to fire their k-th connects together (three
+        # at once every 10 ms); now each has every third slot of the one schedule.
+        server = EchoProcess()
+        self.addCleanup(server.stop)
+        r = run(["netdx-flood", f"127.0.0.1:{server.port}", "-n", "30", "--rate", "300/s",
+                 "--processes", "3", "--hold", "0", "--verify", "none", "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["flood"]["processes"], 3)
+        times = []
+        for slot, n in doc["histograms"]["established_at"]["counts"]:
+            times += [slot_low(slot)] * n
+        times.sort()
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        close = sum(g < 1_000_000 for g in gaps)  # the schedule's gap is 3.33 ms
+        self.assertLessEqual(close, 5, gaps)
 
 
 class Refusals(unittest.TestCase):

@@ -113,6 +113,7 @@ class TraceAgainstTshark(unittest.TestCase):
             st["frames"].append({
                 "t": epoch_ns(r["frame.time_epoch"]),
                 "src": f"{src}:{r['tcp.srcport']}", "dst": f"{dst}:{r['tcp.dstport']}",
+                "src_hp": (src, int(r["tcp.srcport"])), "dst_hp": (dst, int(r["tcp.dstport"])),
                 "syn": r["tcp.flags.syn"] == "1", "ack": r["tcp.flags.ack"] == "1",
                 "fin": r["tcp.flags.fin"] == "1", "rst": r["tcp.flags.reset"] == "1",
                 "irtt": seconds_ns(r["tcp.analysis.initial_rtt"]) if r["tcp.analysis.initial_rtt"] else None,
@@ -132,10 +133,14 @@ class TraceAgainstTshark(unittest.TestCase):
     def expected(self, st, file_first):
         """What the record of one stream must say, computed from tshark's frames only."""
         fr = st["frames"]
-        orig = fr[0]["src"] if not (fr[0]["syn"] and fr[0]["ack"]) else fr[0]["dst"]
+        synack_first = fr[0]["syn"] and fr[0]["ack"]
+        orig = fr[0]["src"] if not synack_first else fr[0]["dst"]
+        (orig_h, orig_p), (resp_h, resp_p) = ((fr[0]["src_hp"], fr[0]["dst_hp"]) if not synack_first
+                                              else (fr[0]["dst_hp"], fr[0]["src_hp"]))
         syns = [f for f in fr if f["syn"] and not f["ack"] and f["src"] == orig]
         synacks = [f for f in fr if f["syn"] and f["ack"] and f["src"] != orig]
-        exp = {"orig": orig, "ts_ns": fr[0]["t"], "start_ns": fr[0]["t"] - file_first,
+        exp = {"orig": orig, "orig_h": orig_h, "orig_p": orig_p, "resp_h": resp_h, "resp_p": resp_p,
+               "ts_ns": fr[0]["t"], "start_ns": fr[0]["t"] - file_first,
                "duration_ns": fr[-1]["t"] - fr[0]["t"],
                "orig_pkts": sum(f["src"] == orig for f in fr),
                "resp_pkts": sum(f["src"] != orig for f in fr),

@@ -277,6 +277,10 @@ int run(const Options& o) {
     auto& setup_sec = report.section("server", "netdx-echo", Section::Kind::record);
     setup_sec.add({"listen", "listening on", Unit::none},
                   Cell(server->local_endpoint().to_string()));
+    setup_sec.add({"listen_address", "", Unit::none, false, true},
+                  Cell(server->local_endpoint().ip().to_string()));
+    setup_sec.add({"listen_port", "", Unit::count, false, true},
+                  Cell(std::uint64_t{server->local_endpoint().port()}));
     setup_sec.add({"protocols", "protocols", Unit::none}, Cell(protocols));
     setup_sec.add({"threads", "threads per process", Unit::count},
                   Cell(static_cast<std::uint64_t>(cfg.threads)));

@@ -65,7 +65,11 @@ struct Rules {
     std::map<std::string, Rule> keys;
     Rule of(const std::string& key) const {
         const auto it = keys.find(key);
-        return it == keys.end() ? Rule::sum : it->second;
+        if (it != keys.end()) return it->second;
+        // A port, an address or an id is an unsigned integer that is not a count.
+        if (key.ends_with("_port") || key.ends_with("_address") || key.ends_with("_id"))
+            return Rule::agree;
+        return Rule::sum;
     }
 };
 
@@ -291,7 +295,9 @@ void merge_probe(const std::vector<Input>& in, const std::vector<Threshold>& che
             refuse(fmt::format("{} and {} are not parts of one run: they probed different sizes",
                                in.front().path, i.path));
     const auto from = pointers(in);
-    Rules target_rules{{{"connections", Rule::sum},
+    Rules target_rules{{{"target_address", Rule::agree},
+                        {"target_port", Rule::agree},
+                        {"connections", Rule::sum},
                         {"threads", Rule::sum},
                         {"rate_per_s", Rule::sum_double},
                         {"run_rate_per_s", Rule::agree},
@@ -460,6 +466,7 @@ void merge_flood(const std::vector<Input>& in, const std::vector<Threshold>& che
     Rules result_rules{{{"verified_by", Rule::agree},
                         {"verification", Rule::agree},
                         {"check_ns", Rule::max},
+                        {"fds_peak", Rule::max}, // each process against its own limit
                         {"close_ns", Rule::max},
                         {"rate_per_s", Rule::derived},
                         {"memory_per_conn_bytes", Rule::derived}}};

@@ -515,6 +515,9 @@ int run(const Options& o) {
     auto& target = report.section("target", "", Section::Kind::record);
     target.add({"target", "target", Unit::none},
                Cell(cfg.target.to_string() + (embedded ? " (embedded netdx echo server)" : "")));
+    target.add({"target_address", "", Unit::none, false, true}, Cell(cfg.target.ip().to_string()));
+    target.add({"target_port", "", Unit::count, false, true},
+               Cell(std::uint64_t{cfg.target.port()}));
     target.add({"embedded_server", "embedded server", Unit::none, false, true},
                Cell(embedded != nullptr));
     target.add({"protocol", "protocol", Unit::none}, Cell(std::string(udp ? "udp" : "tcp")));

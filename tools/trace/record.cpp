@@ -73,6 +73,11 @@ const std::vector<Field>& connection_fields() {
             {"start_ns", "start", Unit::ns},
             {"orig", "originator", Unit::none},
             {"resp", "responder", Unit::none},
+            // The same addresses as structured fields (Zeek's id.orig_h … id.resp_p).
+            m("orig_h", Unit::none),
+            m("orig_p", Unit::count),
+            m("resp_h", Unit::none),
+            m("resp_p", Unit::count),
             {"state", "state", Unit::none},
             {"history", "history", Unit::none},
             {"closer", "closer", Unit::none},
@@ -129,6 +134,10 @@ Row connection_row(const Connection& c, Nanos origin) {
         Cell(c.first_ts - origin), // negative when the capture's clock stepped back
         Cell(endpoint_text(c, Side::orig)),
         Cell(endpoint_text(c, Side::resp)),
+        Cell(c.address(Side::orig).to_string()),
+        Cell(std::uint64_t{c.port_of(Side::orig)}),
+        Cell(c.address(Side::resp).to_string()),
+        Cell(std::uint64_t{c.port_of(Side::resp)}),
         Cell(std::string(conn_state_name(c.state()))),
         Cell(std::string(c.history())),
         Cell(std::string(closer_name(c.closer()))),
