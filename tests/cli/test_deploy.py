@@ -142,6 +142,21 @@ class AnsibleSerial(unittest.TestCase):
             self.assertEqual(agents[name]["established"], [1000, 1000, 1001][names.index(name)])
         # The shared instant was ahead of the dispatch: every agent was waiting for it.
         self.assertGreater(merged["run"]["start_at_ns"], int(started * 1e9))
+        # One machine with three worker processes runs the same schedule (slot j at j/rate):
+        # the merged times to N are its times, to within the handshakes' jitter.
+        server = self.start(["ip", "netns", "exec", ns, os.path.join(BIN, "netdx-echo"), "--listen",
+                             f"{address}:7008", "--tcp-only", "--json", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        one = subprocess.run(["ip", "netns", "exec", self.hosts[0][0], os.path.join(BIN, "netdx-flood"),
+                              f"{address}:7008", "-n", str(n), "--rate", "3000/s", "--hold", "1s",
+                              "--processes", "3", "--verify", "none", "--json", "-q"],
+                             capture_output=True, text=True, timeout=60)
+        single = json.loads(one.stdout)
+        self.assertEqual(single["result"]["established"], n)
+        for key in ("time_to_50_ns", "time_to_90_ns", "time_to_100_ns"):
+            self.assertLess(abs(merged["result"][key] - single["result"][key]), 20_000_000,
+                            (key, merged["result"][key], single["result"][key]))
 
 
 class RecipesOffline(unittest.TestCase):
