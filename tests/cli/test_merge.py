@@ -123,6 +123,9 @@ class Shards(unittest.TestCase):
         self.assertEqual(merged["flood"]["connections_asked"], n)
         self.assertEqual(merged["run"]["agents"], k)
         self.assertEqual(merged["run"]["shards_merged"], {"count": k, "indices": [0, 1, 2]})
+        self.assertEqual(merged["target_endpoints"], [{"address": "127.0.0.1", "port": server.port}])
+        self.assertEqual(docs[0]["target_endpoints"], [{"address": "127.0.0.1", "port": server.port}])
+        self.assertEqual(docs[0]["source_addresses"], [])
         # The striped schedule: slot j at start + j/rate across the agents, so the whole
         # run's last connection is slot 1000, at 500 ms (plus its handshake).
         t100 = merged["result"]["time_to_100_ns"]

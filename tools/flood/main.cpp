@@ -695,6 +695,15 @@ int emit_report(const Options& o, const plan::Plan& plan, const plan::Inputs& in
     hist["established_at"] = r.established_at.to_json();
     if (o.send_size > 0) hist["echo_rtt"] = r.echo_rtt.to_json();
     report.extra["histograms"] = hist;
+    // The targets and sources as structured fields, beside the text of the "flood" record.
+    nlohmann::json endpoints = nlohmann::json::array();
+    for (const auto& t : targets)
+        endpoints.push_back({{"address", t.ip().to_string()}, {"port", t.port()}});
+    report.extra["target_endpoints"] = std::move(endpoints);
+    nlohmann::json sources = nlohmann::json::array();
+    for (const auto& a : in.sources)
+        sources.push_back(a.to_string());
+    report.extra["source_addresses"] = std::move(sources);
     report.checks = evaluate(o.common.checks, metrics);
     intervals.into(report);
 

@@ -174,7 +174,8 @@ int run(const Options& o) {
     if (!probe) report.primary = "agents";
     report.extra["tool_merged"] = merged.tool;
     report.extra["histograms"] = merged.doc["histograms"];
-    if (merged.doc.contains("raw")) report.extra["raw"] = merged.doc["raw"];
+    for (const char* key : {"raw", "target_endpoints", "source_addresses"})
+        if (merged.doc.contains(key)) report.extra[key] = merged.doc[key];
     report.extra["intervals"] = merged.doc["intervals"];
     report.notes = merged.notes;
     for (const auto& in : inputs)

@@ -525,6 +525,17 @@ void merge_flood(const std::vector<Input>& in, const std::vector<Threshold>& che
         m.notes.push_back("open_peak is the sum of the agents' peaks: the most open at once "
                           "if they peaked together (an upper bound otherwise)");
 
+    // Targets and sources: every agent's, once each.
+    for (const char* key : {"target_endpoints", "source_addresses"}) {
+        json all = json::array();
+        std::set<json> seen;
+        for (const auto& i : in)
+            if (const auto it = i.doc.find(key); it != i.doc.end() && it->is_array())
+                for (const auto& e : *it)
+                    if (seen.insert(e).second) all.push_back(e);
+        m.doc[key] = std::move(all);
+    }
+
     // Failures by call and errno: summed per (call, errno).
     m.doc["failures"] = merge_rows(in, "failures", {"call", "errno"}, [&](const auto& group) {
         json row = *group.front().second;
