@@ -143,7 +143,7 @@ class AnsibleSerial(unittest.TestCase):
         # The shared instant was ahead of the dispatch: every agent was waiting for it.
         self.assertGreater(merged["run"]["start_at_ns"], int(started * 1e9))
         # One machine with three worker processes runs the same schedule (slot j at j/rate):
-        # the merged times to N are its times, to within the handshakes' jitter.
+        # the merged times to N are its times, to within the handshakes' jitter (and a sanitizer's).
         server = self.start(["ip", "netns", "exec", ns, os.path.join(BIN, "netdx-echo"), "--listen",
                              f"{address}:7008", "--tcp-only", "--json", "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -155,7 +155,7 @@ class AnsibleSerial(unittest.TestCase):
         single = json.loads(one.stdout)
         self.assertEqual(single["result"]["established"], n)
         for key in ("time_to_50_ns", "time_to_90_ns", "time_to_100_ns"):
-            self.assertLess(abs(merged["result"][key] - single["result"][key]), 20_000_000,
+            self.assertLess(abs(merged["result"][key] - single["result"][key]), 50_000_000,
                             (key, merged["result"][key], single["result"][key]))
 
 
