@@ -45,16 +45,22 @@ count=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results
 echo "   netdx merge: median ${m} ms (goal < 1000 ms); Python's json.load of the same files alone: ${p} ms; ratio $(python3 -c "print(f'{$m/$p:.2f}x')")"
 echo "   merged count ${count} (1,000 x 100,000)"
 
+# agents PREFIX RUN_ID DELAY FLOOD_ARGS...: three shards of one flood started together, waited for.
+agents() {
+  local prefix=$1 run_id=$2 delay=$3 pids=() at
+  shift 3
+  at=$(python3 -c "import time; print(f'@{time.time() + $delay:.6f}')")
+  for i in 0 1 2; do
+    "$BIN/netdx-flood" "127.0.0.1:$PORT" "$@" --hold 0 --verify none --shard "$i/3" --run-id "$run_id" --start-at "$at" --json > "$DIR/$prefix$i.json" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+}
+
 echo "== --start-at spread: three local agents (netdx-flood, 300 connections each)"
 spreads=()
 for _ in $(seq "$REPEATS"); do
-  at=$(python3 -c 'import time; print(f"@{time.time() + 1.5:.6f}")')
-  agents=()
-  for i in 0 1 2; do
-    "$BIN/netdx-flood" "127.0.0.1:$PORT" -n 900 --rate max --hold 0 --verify none --shard "$i/3" --run-id spread --start-at "$at" --json > "$DIR/a$i.json" &
-    agents+=($!)
-  done
-  wait "${agents[@]}"
+  agents a spread 1.5 -n 900 --rate max
   spreads+=($(python3 - "$DIR" <<'PY'
 import json, sys
 late = [json.load(open(f"{sys.argv[1]}/a{i}.json"))["run"]["start_lateness_ns"] for i in range(3)]
@@ -67,13 +73,7 @@ echo "   spread of the three real starts: median $(printf '%s\n' "${spreads[@]}"
 echo "== striped shards against the rate asked: 3 agents, 6,000 connections at 3,000/s in all"
 ratios=()
 for _ in $(seq "$REPEATS"); do
-  at=$(python3 -c 'import time; print(f"@{time.time() + 1.0:.6f}")')
-  agents=()
-  for i in 0 1 2; do
-    "$BIN/netdx-flood" "127.0.0.1:$PORT" -n 6000 --rate 3000/s --hold 0 --verify none --shard "$i/3" --run-id rate --start-at "$at" --json > "$DIR/r$i.json" &
-    agents+=($!)
-  done
-  wait "${agents[@]}"
+  agents r rate 1.0 -n 6000 --rate 3000/s
   "$BIN/netdx-merge" "$DIR"/r?.json --json > "$DIR/rate-merged.json"
   ratios+=($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["result"]["rate_per_s"] / 3000)' "$DIR/rate-merged.json"))
 done

@@ -50,10 +50,8 @@ void Distribution::check_not_late() const {
 }
 
 Nanos Distribution::start_at_monotonic() const {
-    const Nanos w0 = realtime_ns();
-    const Nanos m = monotonic_ns();
-    const Nanos w1 = realtime_ns();
-    return start_at ? *start_at - (w0 + (w1 - w0) / 2 - m) : m;
+    const auto now = read_clock_pair();
+    return start_at ? *start_at - (now.wall - now.mono) : now.mono;
 }
 
 std::optional<Nanos> Distribution::wait() const {

@@ -241,6 +241,15 @@ std::vector<Change> compare(const merge::Input& base, const merge::Input& fresh,
     return out;
 }
 
+/// The one spelling of a metric, as compare names its rows: "p99.9" and "p99_9" are
+/// "p99_9", "connect_p99.9" is "connect_p99_9"; with the percentile it names, if any.
+std::pair<std::string, std::optional<double>> canonical_metric(const std::string& metric) {
+    for (const std::string prefix : {"connect_", ""})
+        if (const auto p = percentile_in_metric(metric, prefix + "p"))
+            return {prefix + percentile_key(*p), p};
+    return {metric, std::nullopt};
+}
+
 /// A compare check: METRIC OP CHANGE, CHANGE relative ("+10%") or absolute in the metric's
 /// unit ("+50us", "+0").
 struct CompareCheck {
@@ -330,10 +339,8 @@ int run(const Options& o) {
     std::vector<double> wanted = percentiles;
     for (const auto& t : o.checks) {
         checks.push_back(parse_check(t));
-        for (const char* prefix : {"p", "connect_p"})
-            if (const auto p = percentile_in_metric(checks.back().metric, prefix))
-                if (std::find(wanted.begin(), wanted.end(), *p) == wanted.end())
-                    wanted.push_back(*p);
+        if (const auto p = canonical_metric(checks.back().metric).second)
+            if (std::find(wanted.begin(), wanted.end(), *p) == wanted.end()) wanted.push_back(*p);
     }
     std::sort(wanted.begin(), wanted.end());
     const auto base = merge::read_input(o.base);
@@ -377,16 +384,10 @@ int run(const Options& o) {
 
     // Checks: fail only when the interval (or, for a count, the value) clears the threshold.
     for (const auto& ck : checks) {
+        const auto name = canonical_metric(ck.metric).first;
         std::vector<const Change*> hits;
         for (const auto& c : changes)
-            if (c.metric == ck.metric ||
-                (percentile_in_metric(ck.metric, "p") &&
-                 percentile_in_metric(c.metric, "p") == percentile_in_metric(ck.metric, "p") &&
-                 c.metric.starts_with("p")) ||
-                (percentile_in_metric(ck.metric, "connect_p") &&
-                 percentile_in_metric(c.metric, "connect_p") ==
-                     percentile_in_metric(ck.metric, "connect_p")))
-                hits.push_back(&c);
+            if (c.metric == name) hits.push_back(&c);
         if (hits.empty()) {
             std::set<std::string> names;
             for (const auto& c : changes)

@@ -661,10 +661,9 @@ struct Worker::Impl {
                 loop.run_once(std::min<Nanos>(left - 250 * kNanosPerMicro, 20 * kNanosPerMilli));
             while (!stop_channel.stopped && realtime_ns() < *cfg.start_wall)
                 __builtin_ia32_pause();
-            const Nanos w = realtime_ns();
-            const Nanos m = monotonic_ns();
-            r.start_lateness = std::max<Nanos>(w - *cfg.start_wall, 0);
-            cfg.start = m - (w - *cfg.start_wall);
+            const auto now = read_clock_pair();
+            r.start_lateness = std::max<Nanos>(now.wall - *cfg.start_wall, 0);
+            cfg.start = now.mono - (now.wall - *cfg.start_wall);
         } else {
             // Wait for the common start time (or a stop).
             for (Nanos left; (left = cfg.start - monotonic_ns()) > 0 && !stop_channel.stopped;)

@@ -92,10 +92,6 @@ json histogram_value(const std::string& key, const std::string& prefix, const Hi
     return h.percentile(*percentile_in_metric(stat, "p"));
 }
 
-std::string where(const Input& in) {
-    return in.path;
-}
-
 /// Merges one record (a JSON object) of every input by the rules.
 json merge_record(const std::vector<const json*>& parts, const std::vector<const Input*>& from,
                   const Rules& rules, const std::string& section, std::vector<std::string>& notes) {
@@ -176,8 +172,8 @@ json merge_record(const std::vector<const json*>& parts, const std::vector<const
                 out[key] = nullptr;
                 notes.push_back(fmt::format("{}.{} differs between the agents ({} has {}, {} "
                                             "has {}): not merged",
-                                            section, key, where(*from.front()), first.dump(),
-                                            where(*from.back()),
+                                            section, key, from.front()->path, first.dump(),
+                                            from.back()->path,
                                             vals.back() ? vals.back()->dump() : "nothing"));
             }
             break;
@@ -493,8 +489,6 @@ void merge_flood(const std::vector<Input>& in, const std::vector<Threshold>& che
             // flood's own definition: the k-th connection of N, k = ⌈N·percent/100⌉.
             const auto percent = std::stoull(k.substr(8, k.size() - 11));
             const auto rank = flood::plan::rank_of(asked, percent);
-            const bool churn = false;
-            (void)churn;
             if (rank == 0 || rank > est_at.count() || rank > established) {
                 v = nullptr;
             } else {

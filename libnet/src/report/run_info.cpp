@@ -48,12 +48,9 @@ RunInfo RunInfo::capture(int argc, const char* const* argv) {
     r.agent = host_name();
     for (int i = 0; i < argc; ++i)
         r.command.emplace_back(argv[i]);
-    // The offset from two reads around one: the monotonic read sits between the wall ones.
-    const Nanos w0 = realtime_ns();
-    const Nanos m = monotonic_ns();
-    const Nanos w1 = realtime_ns();
-    r.start_ns = w0 + (w1 - w0) / 2;
-    r.mono_to_wall_ns = r.start_ns - m;
+    const auto now = read_clock_pair();
+    r.start_ns = now.wall;
+    r.mono_to_wall_ns = now.wall - now.mono;
     r.clock = read_clock_sync();
     return r;
 }

@@ -25,6 +25,19 @@ inline constexpr Nanos kNanosPerSecond = 1'000'000'000;
     return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
 }
 
+/// A wall-clock and a monotonic reading of one instant: the monotonic read between two wall
+/// reads, the wall time their midpoint. wall - mono converts monotonic times to wall times.
+struct ClockPair {
+    Nanos wall = 0;
+    Nanos mono = 0;
+};
+[[nodiscard]] inline ClockPair read_clock_pair() noexcept {
+    const Nanos w0 = realtime_ns();
+    const Nanos m = monotonic_ns();
+    const Nanos w1 = realtime_ns();
+    return {w0 + (w1 - w0) / 2, m};
+}
+
 /// Sleeps until monotonic time `deadline`: clock_nanosleep until `spin_margin` before it, then
 /// spins on the clock, so wake-ups are accurate to about a microsecond rather than the
 /// scheduler's ~50-100us. Returns early (false) when a signal interrupts the sleep.
